@@ -1,0 +1,68 @@
+# vaultops.dr: the two commands are `make demo` and `make test`; both set themselves up.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+BUILD := $(abspath .build)
+# Ansible finds the collection here (a link to this checkout), so edits are live.
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/vaultops/dr
+# ansible-test needs a real copy under ansible_collections/<ns>/<name>.
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections/vaultops/dr
+GET_PIP_CACHE := $(HOME)/.ansible/test/cache
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
+export PYTHONPATH := $(COLLECTIONS)
+DEMO_DIR ?= $(abspath .drlab)
+
+.PHONY: help venv collection lint sanity units lab-tests integration test demo demo-down clean
+
+help:
+	@echo "make demo   - start a local drlab, set up DR and show its status"
+	@echo "make test   - the whole suite: ruff, ansible-test sanity, unit, drlab, integration"
+
+$(VENV)/.stamp: requirements-dev.txt requirements.txt lab/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+collection: venv
+	mkdir -p $(dir $(COLLECTION_LINK))
+	ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+lint: venv
+	$(BIN)/ruff check plugins tests lab hacking
+
+sanity: collection
+	mkdir -p $(GET_PIP_CACHE)
+	for v in 24_2 25_0 25_1 25_2 25_3; do cp hacking/get_pip_standin.py $(GET_PIP_CACHE)/get_pip_$$v.py; done
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files -co --exclude-standard -z | grep -zv '^lab/' | xargs -0 cp --parents -t $(SANITY_ROOT)
+	cd $(SANITY_ROOT) && git init -q && git add -A && \
+	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no --exclude tests/unit/ --exclude tests/integration/
+
+units: collection
+	$(BIN)/pytest -q tests/unit
+
+lab-tests: venv
+	$(BIN)/pytest -q lab/tests
+
+integration: collection
+	$(BIN)/pytest -q tests/integration
+
+test: lint sanity units lab-tests integration
+
+demo: collection
+	$(BIN)/drlab up --clusters 2 --dir $(DEMO_DIR)
+	$(BIN)/ansible-playbook -i $(DEMO_DIR)/inventory.yml playbooks/demo.yml -e drlab_dir=$(DEMO_DIR)
+
+demo-down: venv
+	$(BIN)/drlab down --dir $(DEMO_DIR)
+
+clean:
+	-$(BIN)/drlab down --dir $(DEMO_DIR)
+	rm -rf $(VENV) $(BUILD) tests/output

@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The base class every module of vaultops.dr is built on: connection and auth options,
+one client, and one place where every failure becomes fail_json with a useful message.
+
+Private to this collection: the API may change without notice.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.vaultops.dr.plugins.module_utils._auth import AUTH_METHODS, AuthError, Authenticator
+from ansible_collections.vaultops.dr.plugins.module_utils._client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    VaultAnswerLost,
+    VaultClient,
+    VaultConnectionError,
+    VaultError,
+)
+
+CONNECTION_ARGSPEC = dict(
+    url=dict(type="str", required=True, fallback=(env_fallback, ["VAULT_ADDR"])),
+    ca_cert=dict(type="path", aliases=["cacert"], fallback=(env_fallback, ["VAULT_CACERT"])),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="int", default=30),
+    retries=dict(type="int", default=3),
+    namespace=dict(type="str", fallback=(env_fallback, ["VAULT_NAMESPACE"])),
+)
+
+AUTH_ARGSPEC = dict(
+    auth_method=dict(type="str", default="token", choices=list(AUTH_METHODS)),
+    token=dict(type="str", no_log=True, fallback=(env_fallback, ["VAULT_TOKEN"])),
+    role_id=dict(type="str"),
+    secret_id=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    mount_point=dict(type="str"),
+)
+
+AUTH_REQUIRED_IF = [
+    ("auth_method", "approle", ["role_id"]),
+    ("auth_method", "userpass", ["username", "password"]),
+]
+
+WAIT_ARGSPEC = dict(
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+)
+
+
+class ModuleFailure(Exception):
+    """A decided failure: `msg` says what was asked, what the cluster said and what to do."""
+
+    def __init__(self, msg, **result):
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def explain(err):
+    """A VaultError as a sentence that ends with what the operator can do about it."""
+    text = str(err)
+    if isinstance(err, VaultAnswerLost):
+        return (text + ". The request may or may not have taken effect: read the cluster's DR status "
+                "(vaultops.dr.dr_status) before trying again.")
+    if isinstance(err, VaultConnectionError):
+        return text + ". Check url, ca_cert/validate_certs and that the cluster is up and reachable."
+    if err.has_error("path disabled in replication DR secondary mode"):
+        return (text + ". This cluster is a DR secondary: it serves only the DR secondary endpoints, "
+                "which authenticate with a DR operation token.")
+    if err.status == 503 and err.has_error("sealed"):
+        return text + ". Unseal the cluster, then run again."
+    if err.status == 403:
+        return text + ". The token is invalid, expired, or its policy does not allow this path."
+    if err.status == 404 and err.has_error("unsupported path"):
+        return text + ". The server does not serve this endpoint: DR replication needs Vault Enterprise."
+    if err.status in (412, 429, 503):
+        return text + ". The cluster is busy or catching up: raise retries, or wait and run again."
+    return text
+
+
+class VaultModule(AnsibleModule):
+    """AnsibleModule with the connection and auth options, a lazily built client, and
+    `run()`, which turns every exception of this collection into one fail_json."""
+
+    def __init__(self, argument_spec=None, required_if=None, **kwargs):
+        spec = dict(CONNECTION_ARGSPEC)
+        spec.update(AUTH_ARGSPEC)
+        spec.update(argument_spec or {})
+        super().__init__(
+            argument_spec=spec,
+            required_if=AUTH_REQUIRED_IF + list(required_if or []),
+            **kwargs
+        )
+        if not HAS_REQUESTS:
+            self.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+        self._client = None
+        self.authenticator = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            p = self.params
+            self.authenticator = Authenticator(
+                method=p["auth_method"], token=p["token"], role_id=p["role_id"],
+                secret_id=p["secret_id"], username=p["username"], password=p["password"],
+                mount_point=p["mount_point"],
+            )
+            self._client = self.authenticator.bind(VaultClient(
+                p["url"], ca_cert=p["ca_cert"], validate_certs=p["validate_certs"],
+                timeout=p["timeout"], retries=p["retries"], namespace=p["namespace"],
+            ))
+        return self._client
+
+    @property
+    def vault_warnings(self):
+        return list(self._client.warnings) if self._client is not None else []
+
+    def run(self, action):
+        """Call `action(self)`, which returns the result dict; exit or fail exactly once."""
+        try:
+            result = action(self)
+        except ModuleFailure as exc:
+            self._fail(exc.msg, exc.result)
+        except AuthError as exc:
+            self._fail("Authentication to %s failed: %s" % (self.params["url"], exc), {})
+        except VaultError as exc:
+            self._fail(explain(exc), {"http_status": exc.status, "vault_errors": exc.errors})
+        except Exception as exc:  # noqa: BLE001 - last line of defence: report, never traceback secrets
+            self._fail("Unexpected error: %s: %s" % (type(exc).__name__, exc), {}, traceback.format_exc())
+        result.setdefault("changed", False)
+        self._publish_warnings(result)
+        self.exit_json(**result)
+
+    def _publish_warnings(self, result):
+        warnings = self.vault_warnings
+        for warning in warnings:
+            self.warn("Vault: %s" % warning)
+        result["vault_warnings"] = warnings
+
+    def _fail(self, msg, extra, trace=None):
+        extra = dict(extra)
+        self._publish_warnings(extra)
+        if trace:
+            extra["exception"] = trace
+        self.fail_json(msg=msg, **extra)
