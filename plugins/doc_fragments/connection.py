@@ -37,7 +37,7 @@ options:
       - Reads are retried after connection errors and HTTP 412, 429 and 503 (for example the
         C(required index state not present) answer right after a promotion).
       - A state-changing request is retried only when the server refused it (412, 429, 503) or the
-        connection was never made. When its answer was lost (timeout, reset) it is never sent again:
+        connection was never made. When its answer was lost (timeout, reset) it is never sent again;
         the module fails and says to read the DR status to learn whether it took effect.
     type: int
     default: 3

