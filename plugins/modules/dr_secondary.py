@@ -1,0 +1,336 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dr_secondary
+short_description: Enable, promote, re-point or disable a Vault DR replication secondary
+version_added: 0.1.0
+description:
+  - Makes a Vault Enterprise cluster a DR secondary of a primary, promotes a DR secondary to primary,
+    points a DR secondary at another primary, or disables DR replication on a secondary.
+  - Decides from the cluster's current DR mode, read from C(sys/replication/dr/status), and writes only when
+    the cluster is not already where O(state) asks.
+  - Enabling a secondary B(wipes all data) of the cluster. It is therefore done only on a cluster whose DR
+    replication is disabled, never on one that is already a secondary (whatever primary it follows) or a primary.
+  - On a DR secondary the promote, update-primary and disable endpoints authenticate by O(dr_operation_token);
+    no Vault token is needed there (one given in O(token) is sent along, as Vault 2.x accepts it).
+author:
+  - vaultops.dr contributors (@vaultops)
+options:
+  state:
+    description:
+      - V(enabled) makes a cluster with DR replication disabled a secondary of the primary that issued
+        O(activation_token), then (with O(wait=true)) waits until it is healthy. A cluster that is already a DR
+        secondary is left alone; a primary makes the module fail.
+      - V(promoted) promotes a DR secondary to DR primary. A primary is left alone. Demote the old primary first
+        (O(vaultops.dr.dr_primary#module:state=demoted)) so there are never two primaries.
+      - V(primary_updated) points a DR secondary (for example a demoted old primary) at a new primary with
+        O(activation_token) or O(update_primary_addrs), without a wipe. With O(primary_cluster_addr) the module
+        does nothing when the secondary is already healthy and following that address; without it, it acts on
+        every run.
+      - V(disabled) disables DR replication on a secondary. A disabled cluster is left alone; a primary makes the
+        module fail (use O(vaultops.dr.dr_primary#module:state=disabled)).
+    type: str
+    choices: [enabled, promoted, primary_updated, disabled]
+    default: enabled
+  activation_token:
+    description:
+      - The activation token M(vaultops.dr.dr_secondary_token) issued on the primary (sent as Vault's C(token) field).
+        Single-use and short-lived.
+      - Required with O(state=enabled); with O(state=primary_updated) one of it or O(update_primary_addrs) is.
+      - Not to be confused with O(token), which is always the Vault token used to authenticate.
+    type: str
+  primary_api_addr:
+    description:
+      - The primary's API address, to use instead of the one embedded in O(activation_token) (for example when
+        that one is not reachable from this cluster).
+    type: str
+  ca_file:
+    description:
+      - Path, on the Vault server, of a PEM CA file the secondary uses to verify the primary when it unwraps
+        O(activation_token).
+    type: str
+  ca_path:
+    description:
+      - Path, on the Vault server, of a directory of PEM CA files, as O(ca_file).
+    type: str
+  dr_operation_token:
+    description:
+      - The DR operation token that authorizes O(state=promoted), O(state=primary_updated) and O(state=disabled) on
+        a DR secondary. Make one with M(vaultops.dr.dr_operation_token), or use a pre-staged batch DR operation token.
+      - Only needed when the module acts; a run that changes nothing does not need it.
+    type: str
+  primary_cluster_addr:
+    description:
+      - With O(state=promoted), the cluster address the new primary gives its secondaries, when its own is not
+        reachable from them.
+      - With O(state=primary_updated), the cluster address of the primary this secondary must follow; when the
+        status shows the secondary healthy and following it, nothing is done.
+    type: str
+  update_primary_addrs:
+    description:
+      - With O(state=primary_updated), cluster addresses of the primary to connect to, instead of an
+        O(activation_token). Vault refuses them on a cluster newly demoted after a failover.
+    type: list
+    elements: str
+  force:
+    description:
+      - With O(state=promoted), promote even when the secondary cannot confirm it is caught up with its primary
+        (Vault's C(force); may lose the newest writes).
+    type: bool
+    default: false
+  wait:
+    description:
+      - After a change, wait until the status shows it. V(enabled) and V(primary_updated) wait until the cluster is a
+        healthy secondary, V(promoted) until it is a primary with state V(running), V(disabled) until its mode is
+        V(disabled).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait when O(wait=true) before failing.
+    type: int
+    default: 300
+extends_documentation_fragment:
+  - vaultops.dr.connection
+  - vaultops.dr.auth
+  - vaultops.dr.attributes
+  - vaultops.dr.attributes.STATE_MODULE
+notes:
+  - O(state=enabled) needs a Vault token (the cluster is not a secondary yet). After it, the secondary uses the
+    primary's unseal keys and tokens.
+  - Right after a promotion Vault may answer HTTP 412 or 503 for a while; the module retries those and waits.
+seealso:
+  - module: vaultops.dr.dr_secondary_token
+  - module: vaultops.dr.dr_primary
+  - module: vaultops.dr.dr_operation_token
+  - module: vaultops.dr.dr_status
+  - name: Vault DR replication API
+    description: The C(sys/replication/dr/secondary) endpoints.
+    link: https://developer.hashicorp.com/vault/api-docs/system/replication/replication-dr
+"""
+
+EXAMPLES = r"""
+- name: Issue an activation token for dc2 on the primary
+  vaultops.dr.dr_secondary_token:
+    url: https://vault-a.example.com:8200
+    token: "{{ vault_a_admin_token }}"
+    id: dc2
+  register: dc2_token
+  no_log: true
+
+- name: Make cluster B a DR secondary of A (wipes B) and wait until it is healthy
+  vaultops.dr.dr_secondary:
+    url: https://vault-b.example.com:8200
+    token: "{{ vault_b_admin_token }}"
+    activation_token: "{{ dc2_token.token | default(omit) }}"
+    state: enabled
+    wait_timeout: 600
+
+- name: Failover - promote B (after demoting A)
+  vaultops.dr.dr_secondary:
+    url: https://vault-b.example.com:8200
+    state: promoted
+    dr_operation_token: "{{ dr_op_token }}"
+
+- name: Attach the demoted A to the new primary B
+  vaultops.dr.dr_secondary:
+    url: https://vault-a.example.com:8200
+    state: primary_updated
+    dr_operation_token: "{{ dr_op_token_a }}"
+    activation_token: "{{ a_token.token }}"
+    primary_cluster_addr: https://vault-b.example.com:8201
+
+- name: Disable DR replication on a secondary
+  vaultops.dr.dr_secondary:
+    url: https://vault-c.example.com:8200
+    state: disabled
+    dr_operation_token: "{{ dr_op_token_c }}"
+"""
+
+RETURN = r"""
+mode_before:
+  description: The cluster's DR mode before the module ran.
+  returned: success
+  type: str
+  sample: secondary
+status:
+  description:
+    - The cluster's DR status after the module ran (in check mode, the status read before).
+    - The summary that M(vaultops.dr.dr_status) returns as RV(vaultops.dr.dr_status#module:status).
+  returned: success
+  type: dict
+  sample:
+    mode: secondary
+    state: stream-wals
+    healthy: true
+    cluster_id: 5f8f8d8a-1c3c-ad34-5e80-5d3d7bb05bc6
+    known_secondaries: []
+    secondaries: []
+    raw: {mode: secondary, state: stream-wals, connection_state: ready}
+waited:
+  description: Seconds spent waiting for the change to show in the status.
+  returned: success
+  type: float
+  sample: 14.0
+vault_warnings:
+  description:
+    - Warnings Vault sent with its answers, for example that the secondary will be unavailable until its
+      initial sync completes.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_ARGSPEC, ModuleFailure, VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr  # noqa: E402
+
+ARGSPEC = dict(
+    state=dict(type="str", default="enabled", choices=["enabled", "promoted", "primary_updated", "disabled"]),
+    activation_token=dict(type="str", no_log=True),
+    primary_api_addr=dict(type="str"),
+    ca_file=dict(type="str"),
+    ca_path=dict(type="str"),
+    dr_operation_token=dict(type="str", no_log=True),
+    primary_cluster_addr=dict(type="str"),
+    update_primary_addrs=dict(type="list", elements="str"),
+    force=dict(type="bool", default=False),
+    **WAIT_ARGSPEC
+)
+REQUIRED_IF = [
+    ("state", "enabled", ["activation_token"]),
+    ("state", "primary_updated", ["activation_token", "update_primary_addrs"], True),
+]
+MUTUALLY_EXCLUSIVE = [("activation_token", "update_primary_addrs")]
+
+TARGET = {"enabled": "secondary", "promoted": "primary", "primary_updated": "secondary", "disabled": "disabled"}
+WHAT = {"enabled": "a healthy DR secondary", "promoted": "mode primary, state running",
+        "primary_updated": "a healthy DR secondary", "disabled": "mode disabled"}
+OPERATION_HINT = ("Check dr_operation_token: make one with vaultops.dr.dr_operation_token (with the primary's "
+                 "unseal or recovery key shares) or use a batch DR operation token made on the primary.")
+ACTIVATION_HINT = ("Check activation_token: it is single-use and expires after its ttl; issue a new one on the "
+                   "primary with vaultops.dr.dr_secondary_token force=true.")
+
+
+def done(state, primary_cluster_addr=None):
+    """What the status must show for `state` to count as reached."""
+    if state == "promoted":
+        return lambda s: s["mode"] == "primary" and (s["state"] or "").lower() == "running"
+    if state == "disabled":
+        return lambda s: s["mode"] == "disabled"
+    if state == "primary_updated" and primary_cluster_addr:
+        return lambda s: dr.follows(s, primary_cluster_addr)
+    return lambda s: s["mode"] == "secondary" and s["healthy"]
+
+
+def decide(p, summary):
+    """True when a call is needed, False when the cluster is already there; raises WrongMode."""
+    state, mode = p["state"], summary["mode"]
+    if state == "enabled":
+        if mode == "disabled":
+            return True
+        if mode in ("secondary", "bootstrapping"):
+            return False  # never enable twice: it would wipe the cluster again
+        if mode == "primary":
+            raise dr.WrongMode(
+                "enabling a secondary would wipe this DR primary, so it is refused. To make it a secondary of "
+                "another primary, demote it with vaultops.dr.dr_primary state=demoted, then use "
+                "vaultops.dr.dr_secondary state=primary_updated; or disable it with vaultops.dr.dr_primary "
+                "state=disabled first if a wipe is really meant.")
+    elif state == "promoted":
+        if mode == "primary":
+            return False
+        if mode == "secondary":
+            return True
+        if mode == "disabled":
+            raise dr.WrongMode("only a DR secondary can be promoted and DR replication is disabled here; make it a "
+                               "primary with vaultops.dr.dr_primary state=enabled.")
+    elif state == "primary_updated":
+        if mode == "secondary":
+            return not (p["primary_cluster_addr"] and dr.follows(summary, p["primary_cluster_addr"]))
+        if mode == "primary":
+            raise dr.WrongMode("a DR primary cannot follow another primary; demote it first with "
+                               "vaultops.dr.dr_primary state=demoted (never keep two primaries), then run this again.")
+        if mode == "disabled":
+            raise dr.WrongMode("DR replication is disabled here; make it a secondary with vaultops.dr.dr_secondary "
+                               "state=enabled (this wipes it).")
+    else:
+        if mode == "disabled":
+            return False
+        if mode == "secondary":
+            return True
+        if mode == "primary":
+            raise dr.WrongMode("this is a DR primary; disable it with vaultops.dr.dr_primary state=disabled.")
+    raise dr.WrongMode("the mode is not one this module can act on; wait until vaultops.dr.dr_status shows "
+                       "primary, secondary or disabled, then run again.")
+
+
+def call(client, p):
+    state = p["state"]
+    if state == "enabled":
+        return dr.enable_secondary(client, p["activation_token"], p["primary_api_addr"], p["ca_file"], p["ca_path"])
+    if state == "promoted":
+        return dr.promote_secondary(client, p["dr_operation_token"], p["primary_cluster_addr"], p["force"])
+    if state == "primary_updated":
+        return dr.update_primary(client, p["dr_operation_token"], p["activation_token"], p["update_primary_addrs"],
+                                 p["primary_api_addr"], p["ca_file"], p["ca_path"], p["primary_cluster_addr"])
+    return dr.disable_secondary(client, p["dr_operation_token"])
+
+
+def run(module):
+    p = module.params
+    state, url = p["state"], p["url"]
+    asked = "state=%s" % state
+    before = dr.read_status(module.client)
+    try:
+        act = decide(p, before)
+    except dr.WrongMode as wrong:
+        raise dr.wrong_mode("dr_secondary", asked, url, before, wrong.todo) from None
+    if act and state != "enabled" and not p["dr_operation_token"]:
+        raise ModuleFailure("dr_secondary %s on %s: the cluster is %s, so the call is needed and it needs "
+                            "dr_operation_token. %s" % (asked, url, dr.describe(before), OPERATION_HINT),
+                            status=before, mode_before=before["mode"])
+
+    result = {"changed": act, "mode_before": before["mode"], "status": before, "waited": 0}
+    if module._diff:
+        result["diff"] = dr.diff(before["mode"], TARGET[state] if act else before["mode"])
+    if module.check_mode:
+        return result
+
+    reached = done(state, p["primary_cluster_addr"])
+    if act:
+        try:
+            resp = call(module.client, p)
+        except VaultError as err:
+            hint = None
+            if err.status == 400:
+                hint = ACTIVATION_HINT if state == "enabled" else OPERATION_HINT
+            raise dr.fail_for("dr_secondary", asked, url, err, hint) from None
+        dr.report_lost_answers(module, resp)
+    elif state == "enabled" and before["mode"] == "secondary" and not before["healthy"]:
+        module.warn("%s is already a DR secondary (%s), so it was not enabled again: that would wipe it. To attach it "
+                    "to a primary use state=primary_updated." % (url, dr.describe(before)))
+    # Wait after a change, or when an enable is still bootstrapping; an idle secondary that
+    # was not touched is not waited for (it would never get healthy by itself).
+    if p["wait"] and (act or before["mode"] == "bootstrapping" or (state == "promoted" and not reached(before))):
+        result["status"], result["waited"] = dr.wait_for(
+            lambda: dr.read_status(module.client), reached, p["wait_timeout"], what=WHAT[state], where=url)
+    elif act:
+        result["status"] = dr.read_status(module.client)
+    return result
+
+
+def main():
+    module = VaultModule(argument_spec=ARGSPEC, required_if=REQUIRED_IF, mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                         supports_check_mode=True)
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, vaultops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dr_status
+short_description: Read a Vault cluster's DR replication status, optionally waiting for a mode or health
+version_added: 0.1.0
+description:
+  - Reads C(sys/replication/dr/status) of one Vault Enterprise cluster and returns it as a summary
+    with the mode normalised (legacy V(dr-primary) becomes V(primary)) and a health judgement.
+  - The status endpoint is unauthenticated, so this module works against DR secondaries and needs no token.
+  - With O(wait_for_mode) or O(wait_for_healthy) it reads the status again until the cluster reaches it or
+    O(wait_timeout) passes; it then fails naming the last status seen.
+  - Never changes anything.
+author:
+  - vaultops.dr contributors (@vaultops)
+options:
+  wait_for_mode:
+    description:
+      - Wait until the cluster's DR mode is this one.
+    type: str
+    choices: [primary, secondary, disabled]
+  wait_for_healthy:
+    description:
+      - Wait until the cluster is healthy.
+      - A primary is healthy when its state is V(running) (and every id in O(expect_secondaries) is connected);
+        a secondary when it streams WALs (state V(stream-wals), or connection state V(ready)/V(running))
+        from a connected primary. Any other mode is never healthy.
+    type: bool
+    default: false
+  expect_secondaries:
+    description:
+      - Ids of DR secondaries that must be connected for a primary to count as healthy.
+      - An id the primary only knows (a token was issued for it) but that is not connected does not count.
+      - Ignored when the cluster is not a primary.
+    type: list
+    elements: str
+    default: []
+  wait_timeout:
+    description:
+      - Seconds to wait for O(wait_for_mode) and O(wait_for_healthy) before failing.
+    type: int
+    default: 300
+  wait_interval:
+    description:
+      - Seconds between two status reads while waiting.
+    type: int
+    default: 5
+extends_documentation_fragment:
+  - vaultops.dr.connection
+  - vaultops.dr.auth
+  - vaultops.dr.attributes
+  - vaultops.dr.attributes.INFO_MODULE
+seealso:
+  - module: vaultops.dr.dr_primary
+  - module: vaultops.dr.dr_secondary
+  - name: Vault DR replication API
+    description: The C(sys/replication/dr) endpoints.
+    link: https://developer.hashicorp.com/vault/api-docs/system/replication/replication-dr
+"""
+
+EXAMPLES = r"""
+- name: Read the DR status of the primary
+  vaultops.dr.dr_status:
+    url: https://vault-a.example.com:8200
+  register: dr
+
+- name: Wait until the primary sees both secondaries connected
+  vaultops.dr.dr_status:
+    url: https://vault-a.example.com:8200
+    wait_for_healthy: true
+    expect_secondaries: [dc2, dc3]
+    wait_timeout: 600
+
+- name: Wait until a promoted cluster is a primary
+  vaultops.dr.dr_status:
+    url: https://vault-b.example.com:8200
+    wait_for_mode: primary
+    wait_for_healthy: true
+
+- name: Stop when the cluster is not a healthy secondary
+  ansible.builtin.assert:
+    that:
+      - dr.mode == 'secondary'
+      - dr.healthy
+"""
+
+RETURN = r"""
+mode:
+  description: The DR mode, normalised.
+  returned: success
+  type: str
+  choices: [primary, secondary, disabled, bootstrapping, unknown]
+  sample: primary
+state:
+  description: The replication state Vault reports, for example V(running) or V(stream-wals).
+  returned: success
+  type: str
+  sample: running
+healthy:
+  description: The health judgement described at O(wait_for_healthy).
+  returned: success
+  type: bool
+  sample: true
+cluster_id:
+  description: The replication cluster id.
+  returned: success
+  type: str
+  sample: 5f8f8d8a-1c3c-ad34-5e80-5d3d7bb05bc6
+known_secondaries:
+  description:
+    - Ids the primary issued activation tokens for. Being known does not mean being connected.
+  returned: success
+  type: list
+  elements: str
+  sample: [dc2]
+secondaries:
+  description:
+    - The primary's view of each secondary (newer Vault releases), with the numeric fields that newer
+      releases send as strings made numbers.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{node_id: dc2, connection_status: connected, clock_skew_ms: 0}]
+status:
+  description: The same summary as one dictionary, with RV(status.raw) holding the C(data) Vault answered.
+  returned: success
+  type: dict
+  contains:
+    mode:
+      description: As RV(mode).
+      type: str
+    state:
+      description: As RV(state).
+      type: str
+    healthy:
+      description: As RV(healthy).
+      type: bool
+    cluster_id:
+      description: As RV(cluster_id).
+      type: str
+    known_secondaries:
+      description: As RV(known_secondaries).
+      type: list
+      elements: str
+    secondaries:
+      description: As RV(secondaries).
+      type: list
+      elements: dict
+    raw:
+      description: The status as Vault answered it.
+      type: dict
+waited:
+  description: Seconds spent waiting; V(0) when nothing was waited for.
+  returned: success
+  type: float
+  sample: 12.5
+vault_warnings:
+  description: Warnings Vault sent with its answers.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._replication import read_status, wait_for  # noqa: E402
+
+ARGSPEC = dict(
+    wait_for_mode=dict(type="str", choices=["primary", "secondary", "disabled"]),
+    wait_for_healthy=dict(type="bool", default=False),
+    expect_secondaries=dict(type="list", elements="str", default=[]),
+    wait_timeout=dict(type="int", default=300),
+    wait_interval=dict(type="int", default=5),
+)
+
+
+def wanted(mode, healthy):
+    """The predicate for the wait loop, and its description for the timeout message."""
+    parts = []
+    if mode:
+        parts.append("mode %s" % mode)
+    if healthy:
+        parts.append("healthy")
+
+    def predicate(summary):
+        return (not mode or summary["mode"] == mode) and (not healthy or summary["healthy"])
+
+    return predicate, " and ".join(parts)
+
+
+def run(module):
+    p = module.params
+    expected = p["expect_secondaries"]
+
+    def read():
+        return read_status(module.client, expected)
+
+    waited = 0
+    if p["wait_for_mode"] or p["wait_for_healthy"]:
+        predicate, what = wanted(p["wait_for_mode"], p["wait_for_healthy"])
+        summary, waited = wait_for(read, predicate, p["wait_timeout"], max(1, p["wait_interval"]),
+                                   what=what, where=p["url"])
+    else:
+        summary = read()
+    result = {key: summary[key] for key in ("mode", "state", "healthy", "cluster_id",
+                                             "known_secondaries", "secondaries")}
+    result.update(changed=False, status=summary, waited=waited)
+    return result
+
+
+def main():
+    module = VaultModule(argument_spec=ARGSPEC, supports_check_mode=True)
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()
