@@ -1,0 +1,737 @@
+"""The key-share ceremony engine: OTPs, decoding, key shares, PGP, and the ceremony against a
+stateful stand-in for the server side of the token-generation endpoints."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+import responses
+from conftest import fixture
+
+from ansible_collections.vaultops.dr.plugins.module_utils import _token_generation as tg
+from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultClient
+from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure
+
+URL = "https://vault.test:8200"
+NONCE_RE = r"[0-9a-f-]{36}"
+
+# Decode vectors, computed independently (plain Python XOR) from real-looking tokens.
+VECTORS = [
+    ("s.H8sS0q6bQm2EYrnXYcTjxqvu", "Xq2vK7pLmN3bR8sT1uV4wYzA0c", "K196TjhkQD1bLGIPYH0qJl8tD1cjMwIwRhY"),
+    ("hvs.CAESIJk3xG9mN2pQrStUvWxY", "a1B2c3D4e5F6g7H8i9J0kLmNoPqR", "CUcxHCByAWcsfy0FH3BxVScLOmEZHxkbGQcJCw"),
+    ("hvr.CAESIBnMv4kT7yQxW2eRtYuI", "ZyXwVuTsRqPoNmLkJiHgFeDcBa98", "Mg8qWRU0ESAbMz4iOFknP30QGR8RVyExNjhMcQ"),
+]
+LEGACY_VECTOR = ("5b4a9e0c-3f1d-4c2a-8e7b-9d6f1a2b3c4d", "AAECAwQFBgcICQoLDA0ODw==", "W0ucDzsYSi2GcpdkFiYyQg==")
+
+
+def xor_encode(token, otp):
+    """What the server does with a base62 OTP: base64 (no padding) of token XOR OTP."""
+    return base64.b64encode(bytes(a ^ b for a, b in zip(token.encode(), otp.encode()))).decode().rstrip("=")
+
+
+def new_shares(n=5):
+    """Real-looking Shamir shares: 33 bytes each (32-byte share + x coordinate)."""
+    return [secrets.token_bytes(33) for _ in range(n)]
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda s: None)
+
+
+# ---------------------------------------------------------------------------------------
+# A stand-in for the server side of one token-generation endpoint family
+# ---------------------------------------------------------------------------------------
+
+class FakeCeremonyServer:
+    """Keeps an attempt like Vault does: one slot, a nonce, shares counted once, a wrong share
+    discovered only at the threshold, flat answers. Records every request."""
+
+    def __init__(self, rsps, base, token, shares, threshold=3, otp_length=28, gnupg_home=None, idle_fixture=None):
+        self.rsps = rsps
+        self.base = base
+        self.token = token
+        self.valid = {bytes(s) for s in shares}
+        self.threshold = threshold
+        self.otp_length = otp_length
+        self.gnupg_home = gnupg_home
+        self.idle = fixture(idle_fixture) if idle_fixture else None
+        self.calls = []
+        self.reset()
+        rsps.add_callback(responses.GET, URL + "/v1/" + base + "/attempt", callback=self._attempt_get)
+        rsps.add_callback(responses.PUT, URL + "/v1/" + base + "/attempt", callback=self._attempt_put)
+        rsps.add_callback(responses.DELETE, URL + "/v1/" + base + "/attempt", callback=self._attempt_delete)
+        rsps.add_callback(responses.PUT, URL + "/v1/" + base + "/update", callback=self._update)
+
+    def reset(self):
+        self.nonce = ""
+        self.otp = None
+        self.pgp_key = None
+        self.fingerprint = ""
+        self.provided = []
+
+    def started(self, otp=None, nonce=None, provided=()):
+        """Put the server in a running attempt (as another holder's earlier run would)."""
+        self.nonce = nonce or str(uuid.uuid4())
+        self.otp = otp
+        self.provided = [bytes(p) for p in provided]
+        return self.nonce
+
+    def _record(self, request):
+        body = json.loads(request.body) if request.body else None
+        self.calls.append((request.method, request.url.split("/v1/", 1)[1], body, request.headers.get("X-Vault-Token")))
+
+    def _view(self, **extra):
+        view = {"started": bool(self.nonce), "nonce": self.nonce, "progress": len(self.provided),
+                "required": self.threshold, "encoded_token": "", "pgp_fingerprint": self.fingerprint,
+                "complete": False}
+        if self.otp_length is not None:
+            view["otp_length"] = self.otp_length
+        view.update(extra)
+        return view
+
+    @staticmethod
+    def _error(status, text):
+        return (status, {}, json.dumps({"errors": [text]}))
+
+    def _attempt_get(self, request):
+        self._record(request)
+        return (200, {}, json.dumps(self._view()))
+
+    def _attempt_put(self, request):
+        self._record(request)
+        body = json.loads(request.body or "{}")
+        if self.nonce:
+            return self._error(400, "root generation already in progress")
+        otp, pgp_key = body.get("otp"), body.get("pgp_key")
+        if not otp and not pgp_key:
+            return self._error(400, "otp or pgp_key parameter must be provided")
+        if otp:
+            want = self.otp_length or 24
+            if len(otp) != want:
+                return self._error(400, "OTP string is wrong length")
+        else:
+            self.pgp_key = pgp_key
+            self.fingerprint = tg.normalize_pgp_key(pgp_key)[1]
+        self.nonce = str(uuid.uuid4())
+        self.otp = otp
+        return (200, {}, json.dumps(self._view()))
+
+    def _attempt_delete(self, request):
+        self._record(request)
+        self.reset()
+        return (204, {}, "")
+
+    def _update(self, request):
+        self._record(request)
+        body = json.loads(request.body or "{}")
+        if not self.nonce:
+            return self._error(400, "no root generation in progress")
+        if body.get("nonce") != self.nonce:
+            return self._error(400, 'incorrect nonce supplied; nonce for this root generation operation is "%s"' % self.nonce)
+        key = tg.share_bytes(body.get("key") or "")
+        if not key:
+            return self._error(400, "'key' must be a valid hex or base64 string")
+        if key in self.provided:
+            return self._error(400, "given key has already been provided during this generation operation")
+        self.provided.append(key)
+        if len(self.provided) < self.threshold:
+            return (200, {}, json.dumps(self._view()))
+        if not all(p in self.valid for p in self.provided):
+            self.reset()
+            return self._error(400, "root generation aborted: unable to authenticate: cipher: message authentication failed")
+        if self.pgp_key:
+            encoded = self._pgp_encrypt()
+        elif self.otp_length:
+            encoded = xor_encode(self.token, self.otp)
+        else:
+            otp_raw = base64.b64decode(self.otp)
+            encoded = base64.b64encode(bytes(a ^ b for a, b in zip(uuid.UUID(self.token).bytes, otp_raw))).decode()
+        answer = self._view(complete=True, encoded_token=encoded, progress=self.threshold)
+        self.reset()
+        return (200, {}, json.dumps(answer))
+
+    def _pgp_encrypt(self):
+        import gnupg
+
+        gpg = gnupg.GPG(gnupghome=self.gnupg_home)
+        raw = base64.b64decode(self.pgp_key)
+        fpr = gpg.import_keys(raw).fingerprints[0]
+        out = gpg.encrypt(self.token.encode(), fpr, armor=False, always_trust=True)
+        assert out.ok, out.status
+        return base64.b64encode(out.data).decode()
+
+    def sent(self, method=None, suffix=None):
+        return [c for c in self.calls if (method is None or c[0] == method) and (suffix is None or c[1].endswith(suffix))]
+
+
+@pytest.fixture
+def client():
+    return VaultClient(URL, retries=2, timeout=5, token_source=lambda required=True: "hvs.auth-token")
+
+
+def dr_server(vault, shares, **kw):
+    kw.setdefault("token", "hvs.CAESIJk3xG9mN2pQrStUvWxY")
+    return FakeCeremonyServer(vault, "sys/replication/dr/secondary/generate-operation-token", shares=shares, **kw)
+
+
+def hexes(shares):
+    return [s.hex() for s in shares]
+
+
+def b64s(shares):
+    return [base64.b64encode(s).decode() for s in shares]
+
+
+# ---------------------------------------------------------------------------------------
+# OTPs and decoding
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("token,otp,encoded", VECTORS)
+def test_decode_base62_vectors(token, otp, encoded):
+    assert tg.decode_token(encoded, otp) == token
+    assert tg.decode_token(encoded + "=" * (-len(encoded) % 4), otp) == token  # padded too
+
+
+def test_decode_legacy_vector_gives_uuid():
+    token, otp, encoded = LEGACY_VECTOR
+    assert tg.is_legacy_otp(otp)
+    assert tg.decode_token(encoded, otp) == token
+
+
+def test_decode_legacy_docs_sample_is_a_uuid():
+    # The API docs' sample encoded_token, with a 16-byte OTP: any pair decodes to a UUID.
+    out = tg.decode_token("FPzkNBvwNDeFh4SmGA8c+w==", base64.b64encode(bytes(16)).decode())
+    assert str(uuid.UUID(out)) == out
+
+
+@pytest.mark.parametrize("prefix,length", [("s.", 26), ("hvs.", 28), ("hvr.", 28), ("hvb.", 28), ("b.", 26), ("r.", 26), ("s.", 24)])
+def test_round_trip_with_generated_otp(prefix, length):
+    otp = tg.generate_otp(length)
+    assert len(otp) == length and set(otp) <= set(tg.BASE62)
+    token = prefix + "".join(secrets.choice(tg.BASE62) for _ in range(length - len(prefix)))
+    assert not tg.is_legacy_otp(otp)
+    assert tg.decode_token(xor_encode(token, otp), otp) == token
+
+
+def test_legacy_otp_generation_and_round_trip():
+    otp = tg.generate_otp(0)
+    raw = base64.b64decode(otp)
+    assert len(raw) == 16 and tg.is_legacy_otp(otp)
+    token = uuid.uuid4()
+    encoded = base64.b64encode(bytes(a ^ b for a, b in zip(token.bytes, raw))).decode()
+    assert tg.decode_token(encoded, otp) == str(token)
+    assert tg.generate_otp(None) != otp
+
+
+def test_generated_otps_differ():
+    assert len({tg.generate_otp(28) for _ in range(50)}) == 50
+
+
+def test_decode_with_wrong_otp_fails_without_echoing_it():
+    token, otp, encoded = VECTORS[1]
+    wrong = "Z" * 28
+    with pytest.raises(tg.TokenGenerationError) as err:
+        tg.decode_token(encoded, wrong)
+    assert "not the one" in str(err.value) and wrong not in str(err.value) and token not in str(err.value)
+
+
+@pytest.mark.parametrize("encoded,otp,text", [
+    ("K196TjhkQD1bLGIPYH0qJl8tD1cjMwIwRhY", "abc", "must be equal"),
+    ("not base64 !!", "Xq2vK7pLmN3bR8sT1uV4wYzA0c", "not base64"),
+    ("", "abc", "encoded_token is empty"),
+    ("K196", "", "otp is empty"),
+    ("K196TjhkQD1bLGIPYH0qJl8tD1cjMwIwRhY", "AAECAwQFBgcICQoLDA0ODw==", "16"),
+])
+def test_decode_errors(encoded, otp, text):
+    with pytest.raises(tg.TokenGenerationError, match=text):
+        tg.decode_token(encoded, otp)
+
+
+def test_validate_otp():
+    tg.validate_otp("a" * 28, 28)
+    tg.validate_otp("AAECAwQFBgcICQoLDA0ODw==", 0)
+    with pytest.raises(tg.TokenGenerationError, match="exactly 28"):
+        tg.validate_otp("a" * 26, 28)
+    with pytest.raises(tg.TokenGenerationError, match="base62"):
+        tg.validate_otp("a" * 27 + "+", 28)
+    with pytest.raises(tg.TokenGenerationError, match="16 bytes"):
+        tg.validate_otp("a" * 26, 0)
+
+
+# ---------------------------------------------------------------------------------------
+# Key shares
+# ---------------------------------------------------------------------------------------
+
+def test_dedupe_shares_across_encodings():
+    shares = new_shares(3)
+    given = [shares[0].hex(), base64.b64encode(shares[0]).decode(), shares[1].hex().upper(), shares[1].hex(), b64s(shares)[2]]
+    unique, dropped = tg.dedupe_shares(given)
+    assert unique == [shares[0].hex(), shares[1].hex().upper(), b64s(shares)[2]]
+    assert dropped == 2
+
+
+def test_invalid_share_named_by_position_not_value():
+    bad = "this is not a key share!"
+    with pytest.raises(tg.TokenGenerationError) as err:
+        tg.dedupe_shares([new_shares(1)[0].hex(), bad])
+    assert "item 2" in str(err.value) and bad not in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------
+# PGP
+# ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pgp():
+    """A throwaway key pair in a temporary GNUPGHOME (passphrase protected)."""
+    import gnupg
+
+    home = tempfile.mkdtemp(prefix="vaultops-gpg-")
+    os.chmod(home, 0o700)
+    gpg = gnupg.GPG(gnupghome=home)
+    key = gpg.gen_key(gpg.gen_key_input(key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH",
+                                        subkey_curve="cv25519", name_email="ceremony@vaultops.test",
+                                        passphrase="unit-pass-phrase"))
+    assert key.fingerprint
+    info = {
+        "home": home,
+        "fingerprint": key.fingerprint.lower(),
+        "armor": gpg.export_keys(key.fingerprint),
+        "b64": base64.b64encode(gpg.export_keys(key.fingerprint, armor=False)).decode(),
+        "private_armor": gpg.export_keys(key.fingerprint, secret=True, passphrase="unit-pass-phrase"),
+        "passphrase": "unit-pass-phrase",
+    }
+    yield info
+    subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False, capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_pgp_key_armour_and_base64_agree(pgp):
+    b64_from_armor, fpr_a = tg.normalize_pgp_key(pgp["armor"])
+    b64_from_b64, fpr_b = tg.normalize_pgp_key(pgp["b64"])
+    assert b64_from_armor == b64_from_b64 == pgp["b64"]
+    assert fpr_a == fpr_b == pgp["fingerprint"]
+    # base64 wrapped over lines, as `base64` prints it
+    wrapped = "\n".join(pgp["b64"][i:i + 76] for i in range(0, len(pgp["b64"]), 76))
+    assert tg.normalize_pgp_key(wrapped)[0] == pgp["b64"]
+
+
+def test_pgp_armour_checksum_damage_detected(pgp):
+    lines = pgp["armor"].splitlines()
+    body_index = next(i for i, line in enumerate(lines) if line and not line.startswith("-----") and ":" not in line)
+    line = lines[body_index]
+    lines[body_index] = ("B" if line[0] != "B" else "C") + line[1:]
+    with pytest.raises(tg.TokenGenerationError, match="checksum|packet|truncated|version"):
+        tg.normalize_pgp_key("\n".join(lines))
+
+
+def test_private_key_refused(pgp):
+    with pytest.raises(tg.TokenGenerationError, match="(?i)private"):
+        tg.normalize_pgp_key(pgp["private_armor"])
+
+
+@pytest.mark.parametrize("bad,text", [("", "empty"), ("!!!", "neither"), (base64.b64encode(b"hello").decode(), "not an OpenPGP key")])
+def test_garbage_pgp_keys(bad, text):
+    with pytest.raises(tg.TokenGenerationError, match=text):
+        tg.normalize_pgp_key(bad)
+
+
+def test_gnupg_round_trip(pgp):
+    import gnupg
+
+    gpg = gnupg.GPG(gnupghome=pgp["home"])
+    token = "hvs.CAESIPgpRoundTripTokenValue1"
+    ciphertext = gpg.encrypt(token.encode(), pgp["fingerprint"], armor=False, always_trust=True)
+    assert ciphertext.ok
+    home = tg.GnuPG(pgp["home"], pgp["passphrase"])
+    assert home.has_secret_key(pgp["fingerprint"])
+    assert not home.has_secret_key("0" * 40)
+    assert home.decrypt(base64.b64encode(ciphertext.data).decode()) == token
+
+
+def test_gnupg_home_missing():
+    with pytest.raises(tg.TokenGenerationError, match="not a directory"):
+        tg.GnuPG("/nonexistent/gnupg-home")
+
+
+def test_gnupg_library_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(tg, "HAS_GNUPG", False)
+    monkeypatch.setattr(tg, "GNUPG_IMPORT_ERROR", ImportError("No module named 'gnupg'"))
+    with pytest.raises(tg.TokenGenerationError, match="python-gnupg"):
+        tg.GnuPG(str(tmp_path))
+
+
+# ---------------------------------------------------------------------------------------
+# The ceremony
+# ---------------------------------------------------------------------------------------
+
+def ceremony(client, family=tg.DR_OPERATION_TOKEN, check_mode=False):
+    warnings = []
+    return tg.Ceremony(client, family, check_mode=check_mode, warn=warnings.append), warnings
+
+
+def secrets_absent(result, *values):
+    text = json.dumps(result) if not isinstance(result, str) else result
+    for value in values:
+        assert value not in text, "a secret leaked"
+
+
+def test_one_run_three_shares(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    c, warnings = ceremony(client)
+    result = c.present(key_shares=hexes(shares[:3]))
+    assert result["changed"] and result["complete"]
+    assert result["token"] == server.token
+    assert "otp" not in result  # complete: the OTP is of no further use
+    assert result["shares_submitted"] == 3
+    start = server.sent("PUT", "/attempt")[0]
+    assert len(start[2]["otp"]) == 28 and set(start[2]["otp"]) <= set(tg.BASE62)
+    assert start[3] == "hvs.auth-token"  # the Vault token goes along (2.x requirement)
+    updates = server.sent("PUT", "/update")
+    assert [u[2]["key"] for u in updates] == hexes(shares[:3])
+    assert {u[2]["nonce"] for u in updates} == {result["nonce"]}
+    assert result["diff"]["before"]["started"] is False and result["diff"]["after"]["complete"] is True
+    secrets_absent(result["diff"], server.token, start[2]["otp"])
+    secrets_absent(json.dumps(warnings), *hexes(shares))
+    assert not warnings
+
+
+def test_works_without_a_vault_token(vault):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    c, _ = ceremony(VaultClient(URL, retries=0, token_source=lambda required=True: None))
+    assert c.present(key_shares=b64s(shares[:3]))["token"] == server.token
+    assert {call[3] for call in server.calls} == {None}
+
+
+def test_more_shares_than_needed_stops_at_threshold(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    c, warnings = ceremony(client)
+    result = c.present(key_shares=hexes(shares))
+    assert result["complete"] and result["shares_submitted"] == 3 and result["shares_unused"] == 2
+    assert len(server.sent("PUT", "/update")) == 3
+    assert any("not needed" in w for w in warnings)
+
+
+def test_duplicate_shares_sent_once(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    c, warnings = ceremony(client)
+    result = c.present(key_shares=[shares[0].hex(), b64s(shares)[0], shares[1].hex()])
+    assert result["progress"] == 2 and not result["complete"] and result["shares_duplicated"] == 1
+    assert len(server.sent("PUT", "/update")) == 2
+    assert any("more than once" in w for w in warnings)
+    # the module made the OTP and the attempt is not complete: it is handed back, once
+    assert len(result["otp"]) == 28 and result["otp"] == server.otp
+
+
+def test_three_holders_three_runs(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    first = ceremony(client)[0].present(key_shares=[shares[0].hex()])
+    assert first["changed"] and first["progress"] == 1 and not first["complete"] and first["otp"]
+    second = ceremony(client)[0].present(key_shares=[shares[1].hex()], nonce=first["nonce"])
+    assert second["changed"] and second["progress"] == 2 and "otp" not in second and second["nonce"] == first["nonce"]
+    third = ceremony(client)[0].present(key_shares=[shares[2].hex()], nonce=first["nonce"], otp=first["otp"])
+    assert third["complete"] and third["token"] == server.token
+    assert len(server.sent("PUT", "/attempt")) == 1
+
+
+def test_last_holder_without_otp_gets_encoded_token(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    otp = tg.generate_otp(28)
+    nonce = server.started(otp=otp, provided=shares[:2])
+    c, warnings = ceremony(client)
+    result = c.present(key_shares=[shares[2].hex()], nonce=nonce)
+    assert result["complete"] and "token" not in result
+    assert tg.decode_token(result["encoded_token"], otp) == server.token
+    assert any("decode_token" in w for w in warnings)
+
+
+def test_share_already_counted_is_no_change(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    nonce = server.started(otp=tg.generate_otp(28), provided=shares[:1])
+    c, warnings = ceremony(client)
+    result = c.present(key_shares=[shares[0].hex()], nonce=nonce)
+    assert result["changed"] is False and result["shares_already_provided"] == 1 and result["progress"] == 1
+    assert any("already counted" in w for w in warnings)
+    secrets_absent(json.dumps(warnings), shares[0].hex())
+
+
+def test_running_attempt_needs_its_nonce(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    nonce = server.started(otp=tg.generate_otp(28), provided=shares[:1])
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[shares[1].hex()])
+    assert nonce in err.value.msg and "nonce=" in err.value.msg and "1 of 3" in err.value.msg
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[shares[1].hex()], nonce="11111111-2222-3333-4444-555555555555")
+    assert "is not the running" in err.value.msg and nonce in err.value.msg
+    assert err.value.result["nonce"] == nonce
+    assert not server.sent("PUT") and not server.sent("DELETE")  # nothing submitted, nothing canceled
+
+
+def test_nonce_of_a_finished_attempt(vault, client):
+    dr_server(vault, new_shares())
+    with pytest.raises(ModuleFailure, match="is not running"):
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], nonce="11111111-2222-3333-4444-555555555555")
+
+
+def test_nothing_to_do(vault, client):
+    server = dr_server(vault, new_shares())
+    result = ceremony(client)[0].present()
+    assert result["changed"] is False and result["started"] is False
+    assert server.sent() == [server.calls[0]] and server.calls[0][0] == "GET"
+
+
+def test_read_only_run_reports_progress(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    nonce = server.started(otp=tg.generate_otp(28), provided=shares[:2])
+    result = ceremony(client)[0].present()
+    assert result["changed"] is False and result["nonce"] == nonce and result["progress"] == 2
+
+
+def test_check_mode_never_starts_or_submits(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    result = ceremony(client, check_mode=True)[0].present(key_shares=hexes(shares[:3]))
+    assert result["changed"] and result["diff"]["after"]["progress"] == 3
+    nonce = server.started(otp=tg.generate_otp(28))
+    result = ceremony(client, check_mode=True)[0].present(key_shares=hexes(shares[:1]), nonce=nonce)
+    assert result["changed"]
+    assert {c[0] for c in server.calls} == {"GET"}
+
+
+def test_wrong_share_fails_at_threshold(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    wrong = new_shares(1)[0]
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[shares[0].hex(), wrong.hex(), shares[1].hex()])
+    msg = err.value.msg
+    assert "share 3 of 3" in msg and "at least one share is wrong" in msg and "primary" in msg
+    assert err.value.result["started"] is False and err.value.result["http_status"] == 400
+    secrets_absent(msg + json.dumps(err.value.result), wrong.hex(), *hexes(shares))
+    assert not server.nonce
+
+
+def test_lost_answer_counted_continues_without_replay(vault, client, monkeypatch):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    real_write = client.write
+    lost = {"n": 0}
+
+    def flaky_write(path, data=None, **kw):
+        resp = real_write(path, data=data, **kw)
+        if path.endswith("/update") and lost["n"] == 0:
+            lost["n"] += 1
+            raise tg.VaultAnswerLost("PUT", path, url=URL, reason="ReadTimeout: read timed out")
+        return resp
+
+    monkeypatch.setattr(client, "write", flaky_write)
+    c, warnings = ceremony(client)
+    result = c.present(key_shares=hexes(shares[:3]))
+    assert result["complete"] and result["token"] == server.token
+    assert len(server.sent("PUT", "/update")) == 3  # each share exactly once
+    assert any("answer was lost" in w for w in warnings)
+
+
+def test_lost_answer_not_counted_is_not_replayed(vault, client, monkeypatch):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    real_write = client.write
+
+    def dropping_write(path, data=None, **kw):
+        if path.endswith("/update"):
+            client.write_count += 1  # sent, but the server never saw it
+            raise tg.VaultAnswerLost("PUT", path, url=URL, reason="ConnectionResetError")
+        return real_write(path, data=data, **kw)
+
+    monkeypatch.setattr(client, "write", dropping_write)
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=hexes(shares[:3]))
+    assert "not counted" in err.value.msg and "not sent again" in err.value.msg
+    assert err.value.result["progress"] == 0 and server.nonce in err.value.msg
+    assert not server.sent("PUT", "/update")
+
+
+def test_lost_answer_of_completing_share(vault, client, monkeypatch):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    real_write = client.write
+
+    def write(path, data=None, **kw):
+        resp = real_write(path, data=data, **kw)
+        if path.endswith("/update") and resp.data.get("complete"):
+            raise tg.VaultAnswerLost("PUT", path, url=URL, reason="ReadTimeout")
+        return resp
+
+    monkeypatch.setattr(client, "write", write)
+    with pytest.raises(ModuleFailure, match="cannot be read again"):
+        ceremony(client)[0].present(key_shares=hexes(shares[:3]))
+    assert len(server.sent("PUT", "/update")) == 3
+
+
+def test_legacy_server_otp(vault, client):
+    shares = new_shares()
+    token = str(uuid.uuid4())
+    server = dr_server(vault, shares, token=token, otp_length=None)
+    result = ceremony(client)[0].present(key_shares=hexes(shares[:3]))
+    assert result["otp_length"] == 0 and result["token"] == token
+    assert len(base64.b64decode(server.sent("PUT", "/attempt")[0][2]["otp"])) == 16
+
+
+def test_user_otp_checked_before_sending(vault, client):
+    server = dr_server(vault, new_shares())
+    with pytest.raises(ModuleFailure, match="exactly 28"):
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], otp="tooShort")
+    assert not server.sent("PUT")
+
+
+def test_user_otp_used_for_start_and_decode(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    otp = tg.generate_otp(28)
+    result = ceremony(client)[0].present(key_shares=hexes(shares[:3]), otp=otp)
+    assert server.sent("PUT", "/attempt")[0][2] == {"otp": otp}
+    assert result["token"] == server.token and "otp" not in result
+
+
+def test_pgp_ceremony_decrypted_with_gnupg_home(vault, client, pgp):
+    shares = new_shares()
+    server = dr_server(vault, shares, gnupg_home=pgp["home"])
+    result = ceremony(client)[0].present(key_shares=hexes(shares[:3]), pgp_key=pgp["armor"],
+                                         gnupg_home=pgp["home"], pgp_passphrase=pgp["passphrase"])
+    assert server.sent("PUT", "/attempt")[0][2] == {"pgp_key": pgp["b64"]}
+    assert result["pgp_fingerprint"] == pgp["fingerprint"] and result["token"] == server.token
+    assert "otp" not in result
+
+
+def test_pgp_ceremony_without_gnupg_home_returns_ciphertext(vault, client, pgp):
+    import gnupg
+
+    shares = new_shares()
+    server = dr_server(vault, shares, gnupg_home=pgp["home"])
+    first = ceremony(client)[0].present(key_shares=hexes(shares[:1]), pgp_key=pgp["b64"])
+    assert "otp" not in first and first["pgp_fingerprint"] == pgp["fingerprint"]
+    # a later holder joins by the same public key, without the nonce
+    last = ceremony(client)[0].present(key_shares=hexes(shares[1:3]), pgp_key=pgp["armor"])
+    assert last["complete"] and "token" not in last and last["pgp_fingerprint"] == pgp["fingerprint"]
+    plain = gnupg.GPG(gnupghome=pgp["home"]).decrypt(base64.b64decode(last["encoded_token"]), passphrase=pgp["passphrase"])
+    assert plain.data.decode() == server.token
+
+
+def test_pgp_private_key_missing_checked_before_shares(vault, client, pgp, tmp_path):
+    server = dr_server(vault, new_shares(), gnupg_home=pgp["home"])
+    empty_home = tmp_path / "gnupg"
+    empty_home.mkdir(mode=0o700)
+    with pytest.raises(ModuleFailure, match="holds no private key"):
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], pgp_key=pgp["b64"], gnupg_home=str(empty_home))
+    assert not server.sent("PUT", "/update")
+    subprocess.run(["gpgconf", "--homedir", str(empty_home), "--kill", "gpg-agent"], check=False, capture_output=True)
+
+
+def test_other_pgp_key_than_running_fails(vault, client, pgp):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    server.started(otp=tg.generate_otp(28))
+    with pytest.raises(ModuleFailure, match="not the key of the running"):
+        ceremony(client)[0].present(key_shares=[shares[0].hex()], pgp_key=pgp["b64"])
+
+
+def test_cancel(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    assert ceremony(client)[0].cancel()["changed"] is False
+    nonce = server.started(otp=tg.generate_otp(28), provided=shares[:2])
+    assert ceremony(client, check_mode=True)[0].cancel()["changed"] is True
+    assert server.nonce == nonce
+    with pytest.raises(ModuleFailure, match="Nothing was canceled"):
+        ceremony(client)[0].cancel(nonce="11111111-2222-3333-4444-555555555555")
+    result = ceremony(client)[0].cancel(nonce=nonce)
+    assert result["changed"] and result["started"] is False and not server.nonce
+    assert result["diff"]["before"]["nonce"] == nonce and result["diff"]["before"]["progress"] == 2
+    assert len(server.sent("DELETE")) == 1
+
+
+# -- every token-generation error text in vault-api-facts.md, mapped to a clear failure -----
+
+GENERATION_ERROR_CASES = [
+    ("update", 400, "OTP string is wrong length", "leave otp out"),
+    ("start", 400, "otp or pgp_key parameter must be provided", "OTP or a PGP key"),
+    ("start", 400, "root generation already in progress", "single in-progress slot"),
+    ("update", 400, "no root generation in progress", "No attempt is running any more"),
+    ("update", 400, 'incorrect nonce supplied; nonce for this root generation operation is "0f6c1d5e-aaaa-bbbb-cccc-dddddddddddd"',
+     "0f6c1d5e-aaaa-bbbb-cccc-dddddddddddd"),
+    ("start", 400, "incorrect strategy supplied; a generate root operation of another type is already in progress", "another kind"),
+    ("update", 400, "'key' must be a valid hex or base64 string", "hex or base64"),
+    ("start", 400, "server is not yet initialized", "Initialise the server"),
+    ("start", 400, "attempted to generate recovery operation token when already unsealed", "already unsealed"),
+    ("update", 400, "root generation aborted: unable to authenticate: cipher: message authentication failed", "at least one share is wrong"),
+    ("read", 503, "Vault is sealed", "Unseal the cluster"),
+    ("read", 404, "unsupported path", "not running in recovery mode"),
+]
+
+
+@pytest.mark.parametrize("stage,status,text,expect", GENERATION_ERROR_CASES)
+def test_error_texts_become_clear_failures(vault, client, stage, status, text, expect):
+    family = tg.RECOVERY_TOKEN if "recovery" in text or "unsupported path" in text else tg.DR_OPERATION_TOKEN
+    base = URL + "/v1/" + family.attempt_path
+    error = {"errors": [text]}
+    share = new_shares(1)[0].hex()
+    if stage == "read":
+        vault.add(responses.GET, base, json=error, status=status)
+    else:
+        vault.add(responses.GET, base, json=fixture("optoken_attempt_idle"))
+        if stage == "start":
+            vault.add(responses.PUT, base, json=error, status=status)
+        else:
+            running = fixture("optoken_attempt_running")
+            vault.add(responses.PUT, base, json=running)
+            vault.add(responses.PUT, URL + "/v1/" + family.update_path, json=error, status=status)
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client, family)[0].present(key_shares=[share])
+    msg = err.value.msg
+    assert expect in msg, msg
+    assert text.split(";")[0] in msg  # what the cluster answered
+    assert ("HTTP %d" % status) in msg and err.value.result["http_status"] == status
+    secrets_absent(msg + json.dumps(err.value.result), share)
+    # a failed submission is never sent twice
+    assert len([c for c in vault.calls if c.request.url.endswith("/update")]) <= 1
+
+
+def test_op_token_endpoints_without_vault_token_explained(vault):
+    vault.add(responses.GET, URL + "/v1/" + tg.DR_OPERATION_TOKEN.attempt_path, json={"errors": ["permission denied"]}, status=403)
+    c, _ = ceremony(VaultClient(URL, retries=0, token_source=lambda required=True: None))
+    with pytest.raises(ModuleFailure, match="require a Vault token"):
+        c.present(key_shares=[new_shares(1)[0].hex()])
+
+
+def test_recovery_family_never_sends_a_token(vault, client):
+    shares = new_shares()
+    server = FakeCeremonyServer(vault, "sys/generate-recovery-token", token="hvr.CAESIBnMv4kT7yQxW2eRtYuI", shares=shares)
+    result = ceremony(client, tg.RECOVERY_TOKEN)[0].present(key_shares=b64s(shares[:3]))
+    assert result["token"] == server.token
+    assert {c[3] for c in server.calls} == {None}
+
+
+def test_normalize_attempt_flat_and_enveloped():
+    flat = fixture("optoken_attempt_running")
+    assert tg.normalize_attempt(flat)["nonce"] == flat["nonce"]
+    legacy = tg.normalize_attempt(fixture("optoken_attempt_legacy_idle"))
+    assert legacy["otp_length"] == 0 and legacy["started"] is False
