@@ -1,0 +1,219 @@
+"""VaultClient at the HTTP layer: headers, Vault's envelopes, errors, and which requests are sent again."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+import responses
+from urllib3.exceptions import NewConnectionError
+
+from ansible_collections.vaultops.dr.plugins.module_utils._client import (
+    VaultAnswerLost,
+    VaultClient,
+    VaultConnectionError,
+    VaultError,
+    VaultResponse,
+)
+from conftest import fixture
+
+URL = "https://vault.test:8200"
+TOKEN = "hvs.unit-test-token"
+SECRET = "hvs.CAESIFwrappedActivationTokenSecretValue0000001"
+
+
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch):
+    seen = []
+    monkeypatch.setattr(time, "sleep", seen.append)
+    return seen
+
+
+def make(retries=2, token=TOKEN, **kw):
+    return VaultClient(URL, retries=retries, token_source=(lambda required=True: token), **kw)
+
+
+def refused():
+    return requests.exceptions.ConnectionError(NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused"))
+
+
+def timed_out():
+    return requests.exceptions.ReadTimeout("HTTPSConnectionPool(host='vault.test', port=8200): Read timed out. (read timeout=5)")
+
+
+# -- headers and auth modes -------------------------------------------------------------------
+def test_auth_modes_decide_the_token_header(vault):
+    vault.add(responses.GET, vault.base + "sys/x", json={"data": {}})
+    asked = []
+
+    def source(required=True):
+        asked.append(required)
+        return TOKEN if required else None
+
+    c = VaultClient(URL, token_source=source)
+    c.read("sys/x")
+    c.read("sys/x", auth="optional")
+    c.read("sys/x", auth="none")
+    headers = [call.request.headers for call in vault.calls]
+    assert headers[0]["X-Vault-Token"] == TOKEN
+    assert "X-Vault-Token" not in headers[1] and "X-Vault-Token" not in headers[2]
+    assert asked == [True, False]  # auth="none" never asks for a token
+
+
+def test_explicit_token_namespace_and_wrap_ttl_headers(vault):
+    vault.add(responses.POST, vault.base + "sys/y", status=204)
+    c = make(namespace="team-a")
+    c.write("sys/y", data={"a": 1}, token="hvb.other", wrap_ttl="5m")
+    h = vault.calls[0].request.headers
+    assert h["X-Vault-Token"] == "hvb.other" and h["X-Vault-Namespace"] == "team-a" and h["X-Vault-Wrap-TTL"] == "5m"
+    assert json.loads(vault.calls[0].request.body) == {"a": 1}
+
+
+def test_url_trailing_slash_and_leading_path_slash(vault):
+    vault.add(responses.GET, vault.base + "sys/replication/dr/status", json=fixture("status_disabled"))
+    c = VaultClient(URL + "/", retries=0)
+    assert c.read("/sys/replication/dr/status", auth="none").data == {"mode": "disabled"}
+
+
+def test_ca_cert_and_validate_certs_set_verify():
+    assert VaultClient(URL, ca_cert="/tmp/ca.pem").session.verify == "/tmp/ca.pem"
+    assert VaultClient(URL, validate_certs=False, ca_cert="/tmp/ca.pem").session.verify is False
+
+
+# -- answers ---------------------------------------------------------------------------------
+def test_204_has_no_body_and_no_data(vault):
+    vault.add(responses.POST, vault.base + "sys/replication/dr/primary/demote", status=204)
+    resp = make().write("sys/replication/dr/primary/demote")
+    assert (resp.status, resp.body, resp.data, resp.warnings) == (204, None, {}, [])
+
+
+def test_200_with_warnings_collected_once(vault):
+    vault.add(responses.POST, vault.base + "sys/replication/dr/primary/enable", json=fixture("enable_primary_warnings"))
+    c = make()
+    first = c.write("sys/replication/dr/primary/enable")
+    c.write("sys/replication/dr/primary/enable")
+    assert first.status == 200 and first.warnings == fixture("enable_primary_warnings")["warnings"]
+    assert c.warnings == first.warnings  # not repeated
+
+
+def test_data_envelope_or_flat_body():
+    assert VaultResponse(200, {"data": {"mode": "primary"}, "mode": "dr-primary"}).data == {"mode": "primary"}
+    assert VaultResponse(200, {"started": True, "nonce": "n"}).data == {"started": True, "nonce": "n"}
+    assert VaultResponse(200, ["not", "a", "dict"]).body is None
+
+
+def test_wrapped_answer_keeps_wrap_info(vault):
+    vault.add(responses.POST, vault.base + "sys/replication/dr/primary/secondary-token", json=fixture("secondary_token_wrapped"))
+    resp = make().write("sys/replication/dr/primary/secondary-token", data={"id": "dc2"})
+    assert resp.body["wrap_info"]["token"] == SECRET and resp.data == resp.body  # data is null
+
+
+def test_472_from_a_dr_secondary_is_an_answer_not_an_error(vault):
+    vault.add(responses.GET, vault.base + "sys/health", status=472, json={"replication_dr_mode": "secondary"})
+    resp = make().read("sys/health", auth="none")
+    assert resp.status == 472 and resp.data["replication_dr_mode"] == "secondary"
+
+
+def test_write_count_counts_state_changing_requests(vault):
+    vault.add(responses.GET, vault.base + "sys/a", json={})
+    vault.add(responses.POST, vault.base + "sys/a", status=204)
+    vault.add(responses.DELETE, vault.base + "sys/a", status=204)
+    c = make()
+    c.read("sys/a")
+    c.write("sys/a")
+    c.delete("sys/a")
+    assert c.write_count == 2
+
+
+# -- errors ----------------------------------------------------------------------------------
+def test_400_with_errors(vault):
+    vault.add(responses.POST, vault.base + "sys/replication/dr/secondary/disable", status=400,
+              json=fixture("error_400_not_secondary"))
+    with pytest.raises(VaultError) as err:
+        make().write("sys/replication/dr/secondary/disable", data={"dr_operation_token": SECRET})
+    e = err.value
+    assert (e.status, e.errors, e.method, e.path) == (400, ["Not a DR secondary."], "POST", "sys/replication/dr/secondary/disable")
+    assert str(e) == "POST sys/replication/dr/secondary/disable on %s answered HTTP 400: Not a DR secondary." % URL
+    assert SECRET not in str(e)
+    assert e.has_error("not a dr secondary") and not e.has_error("sealed")
+
+
+def test_error_without_json_keeps_text(vault):
+    vault.add(responses.GET, vault.base + "sys/b", status=502, body="Bad Gateway from proxy")
+    with pytest.raises(VaultError) as err:
+        make(retries=0).read("sys/b")
+    assert err.value.errors == ["Bad Gateway from proxy"] and err.value.status == 502
+
+
+def test_error_without_body(vault):
+    vault.add(responses.GET, vault.base + "sys/c", status=404)
+    with pytest.raises(VaultError) as err:
+        make().read("sys/c")
+    assert "answered HTTP 404: no error text" in str(err.value)
+
+
+# -- retries ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [412, 429, 503])
+def test_transient_status_then_success_for_reads_and_writes(vault, status, sleeps):
+    for method in (responses.GET, responses.POST):
+        vault.add(method, vault.base + "sys/d", status=status, json={"errors": ["busy"]})
+        vault.add(method, vault.base + "sys/d", json={"data": {"ok": True}})
+    c = make()
+    assert c.read("sys/d").data == {"ok": True}
+    assert c.write("sys/d").data == {"ok": True}
+    assert len(vault.calls) == 4 and sleeps == [1.0, 1.0]
+
+
+def test_transient_status_until_retries_run_out(vault, sleeps):
+    vault.add(responses.POST, vault.base + "sys/e", status=503, json=fixture("error_503"))
+    with pytest.raises(VaultError) as err:
+        make(retries=3).write("sys/e")
+    assert err.value.status == 503 and len(vault.calls) == 4
+    assert sleeps == [1.0, 2.0, 4.0]  # exponential back-off
+
+
+def test_backoff_is_capped(vault, sleeps):
+    vault.add(responses.GET, vault.base + "sys/f", status=503, json=fixture("error_503"))
+    with pytest.raises(VaultError):
+        make(retries=6).read("sys/f")
+    assert max(sleeps) == 10
+
+
+def test_retries_zero_sends_once(vault):
+    vault.add(responses.GET, vault.base + "sys/g", status=412, json=fixture("error_412"))
+    with pytest.raises(VaultError):
+        make(retries=0).read("sys/g")
+    assert len(vault.calls) == 1
+
+
+def test_connection_refused_is_retried_then_reported(vault):
+    vault.add(responses.POST, vault.base + "sys/h", body=refused())
+    with pytest.raises(VaultConnectionError) as err:
+        make(retries=2).write("sys/h", data={"token": SECRET})
+    assert len(vault.calls) == 3 and err.value.status is None
+    assert "got no answer" in str(err.value) and "Connection refused" in str(err.value)
+    assert SECRET not in str(err.value)
+
+
+def test_read_timeout_on_a_read_is_retried(vault):
+    vault.add(responses.GET, vault.base + "sys/i", body=timed_out())
+    vault.add(responses.GET, vault.base + "sys/i", json={"data": {"mode": "primary"}})
+    assert make().read("sys/i").data == {"mode": "primary"}
+
+
+def test_lost_answer_to_a_write_is_never_replayed(vault):
+    vault.add(responses.POST, vault.base + "sys/replication/dr/secondary/enable", body=timed_out())
+    vault.add(responses.POST, vault.base + "sys/replication/dr/secondary/enable", status=204)
+    with pytest.raises(VaultAnswerLost) as err:
+        make(retries=3).write("sys/replication/dr/secondary/enable", data={"token": SECRET})
+    assert len(vault.calls) == 1
+    assert "ReadTimeout" in str(err.value) and SECRET not in str(err.value)
+
+
+def test_tls_errors_are_not_retried(vault):
+    vault.add(responses.GET, vault.base + "sys/j", body=requests.exceptions.SSLError("certificate verify failed"))
+    with pytest.raises(VaultConnectionError):
+        make(retries=3).read("sys/j")
+    assert len(vault.calls) == 1
