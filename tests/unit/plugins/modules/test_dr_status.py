@@ -1,0 +1,130 @@
+"""dr_status through main(), against recorded Vault answers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+import responses
+from urllib3.exceptions import NewConnectionError
+
+from ansible_collections.vaultops.dr.plugins.modules import dr_status
+from conftest import BASE_ARGS, fixture, run_module
+
+URL = BASE_ARGS["url"]
+STATUS = "sys/replication/dr/status"
+SUMMARY_KEYS = ("mode", "state", "healthy", "cluster_id", "known_secondaries", "secondaries")
+
+
+@pytest.fixture(autouse=True)
+def fake_time(monkeypatch):
+    clock = {"now": 1000.0, "sleeps": []}
+
+    def sleep(seconds):
+        clock["sleeps"].append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
+    return clock
+
+
+def status(vault, *names):
+    for name in names:
+        vault.add(responses.GET, vault.base + STATUS, json=fixture(name))
+
+
+def run(args=None, **kw):
+    return run_module(dr_status, dict(BASE_ARGS, **(args or {})), **kw)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_returns_summary_at_top_level_and_as_status(vault, check_mode):
+    status(vault, "status_primary_strings")
+    result = run(check_mode=check_mode)
+    assert result["changed"] is False and result["waited"] == 0
+    for key in SUMMARY_KEYS:
+        assert result[key] == result["status"][key]
+    assert result["mode"] == "primary" and result["healthy"] is True
+    assert result["secondaries"][0]["replication_primary_canary_age_ms"] == 696
+    assert result["status"]["raw"] == fixture("status_primary_strings")["data"]
+    assert result["vault_warnings"] == []
+    assert "X-Vault-Token" not in vault.calls[0].request.headers  # unauthenticated
+    assert BASE_ARGS["token"] not in json.dumps(result)
+
+
+def test_works_without_any_token(vault):
+    status(vault, "status_secondary")
+    args = dict(BASE_ARGS)
+    args.pop("token")
+    result = run_module(dr_status, args)
+    assert result["mode"] == "secondary" and result["healthy"] is True
+
+
+def test_legacy_mode_normalised(vault):
+    status(vault, "status_primary_legacy")
+    assert run()["mode"] == "primary"
+
+
+def test_expect_secondaries_issued_but_not_connected_is_unhealthy(vault):
+    status(vault, "status_primary_token_issued")
+    result = run({"expect_secondaries": ["dc2"]})
+    assert result["known_secondaries"] == ["dc2"] and result["healthy"] is False
+
+
+def test_wait_for_healthy_with_expected_secondary(vault, fake_time):
+    status(vault, "status_primary_token_issued", "status_primary_token_issued", "status_primary_strings")
+    result = run({"wait_for_healthy": True, "expect_secondaries": ["dc2"], "wait_interval": 3})
+    assert result["healthy"] is True and result["waited"] == 6
+    assert fake_time["sleeps"] == [3, 3]
+
+
+def test_wait_for_mode_through_412_and_503(vault):
+    vault.add(responses.GET, vault.base + STATUS, status=412, json=fixture("error_412"))
+    vault.add(responses.GET, vault.base + STATUS, status=503, json=fixture("error_503"))
+    status(vault, "status_demoted", "status_primary_fresh")
+    result = run({"wait_for_mode": "primary"})
+    assert result["mode"] == "primary"
+
+
+def test_wait_for_mode_and_healthy_together(vault):
+    status(vault, "status_secondary_syncing", "status_secondary")
+    result = run({"wait_for_mode": "secondary", "wait_for_healthy": True})
+    assert result["state"] == "stream-wals" and result["healthy"]
+
+
+def test_wait_times_out_with_last_status(vault):
+    status(vault, "status_secondary_troubled")
+    result = run({"wait_for_healthy": True, "wait_timeout": 30, "wait_interval": 10})
+    assert result["failed"] is True
+    assert "Timed out after 30s waiting for healthy on %s" % URL in result["msg"]
+    assert "state idle, connection_state transient_failure" in result["msg"]
+    assert result["status"]["mode"] == "secondary" and result["waited"] == 30
+
+
+def test_wait_for_disabled_mode_times_out(vault):
+    status(vault, "status_primary")
+    result = run({"wait_for_mode": "disabled", "wait_timeout": 10})
+    assert result["failed"] and "waiting for mode disabled" in result["msg"] and "mode primary" in result["msg"]
+
+
+def test_unknown_mode(vault):
+    vault.add(responses.GET, vault.base + STATUS, json={"data": {"mode": "something-new"}})
+    result = run()
+    assert result["mode"] == "unknown" and result["healthy"] is False
+
+
+def test_connection_refused(vault):
+    vault.add(responses.GET, vault.base + STATUS, body=requests.exceptions.ConnectionError(
+        NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")))
+    result = run()
+    assert result["failed"] and "got no answer" in result["msg"]
+
+
+def test_oss_server_without_dr(vault):
+    vault.add(responses.GET, vault.base + STATUS, status=404, json={"errors": ["1 error occurred:\n\t* unsupported path\n\n"]})
+    result = run({"wait_for_mode": "primary"})
+    assert result["failed"] and "DR replication needs Vault Enterprise" in result["msg"]
+    assert result["http_status"] == 404
