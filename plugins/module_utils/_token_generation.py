@@ -745,39 +745,6 @@ class Ceremony:
 # DR operation token: where the ceremony runs, and disposing of the token
 # ---------------------------------------------------------------------------------------
 
-DR_STATUS_PATH = "sys/replication/dr/status"
-_MODES = {"dr-primary": "primary", "dr-secondary": "secondary", "primary": "primary", "secondary": "secondary",
-          "disabled": "disabled", "bootstrapping": "bootstrapping"}
-
-
-def read_dr_status(client):
-    """A minimal DR status summary ({mode, state, healthy, cluster_id, known_secondaries,
-    secondaries, raw}) from the unauthenticated status endpoint."""
-    try:
-        raw = client.read(DR_STATUS_PATH, auth="none").data
-    except VaultError as err:
-        raise failure_from(err, "Reading the DR replication status") from None
-    mode = _MODES.get(str(raw.get("mode") or "").lower(), "unknown")
-    state = raw.get("state") or ""
-    if mode == "primary":
-        healthy = state == "running"
-    elif mode == "secondary":
-        primaries = raw.get("primaries") or []
-        healthy = state == "stream-wals" and not any(
-            p.get("connection_status") == "disconnected" for p in primaries if isinstance(p, dict))
-    else:
-        healthy = False
-    return {
-        "mode": mode,
-        "state": state,
-        "healthy": healthy,
-        "cluster_id": raw.get("cluster_id") or "",
-        "known_secondaries": list(raw.get("known_secondaries") or []),
-        "secondaries": list(raw.get("secondaries") or []),
-        "raw": raw,
-    }
-
-
 def dispose_operation_token(client, op_token, status, check_mode=False):
     """state=absent for a DR operation token: (changed, how).
 

@@ -266,6 +266,7 @@ vault_warnings:
 """
 
 from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure, VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._replication import read_status  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils._token_generation import (  # noqa: E402
     CEREMONY_ARGSPEC,
     CEREMONY_MUTUALLY_EXCLUSIVE,
@@ -273,13 +274,12 @@ from ansible_collections.vaultops.dr.plugins.module_utils._token_generation impo
     DR_OPERATION_TOKEN,
     Ceremony,
     dispose_operation_token,
-    read_dr_status,
 )
 
 
 def run(module):
     p = module.params
-    status = read_dr_status(module.client)
+    status = read_status(module.client)
     if p["state"] == "absent":
         changed, how = dispose_operation_token(module.client, p["dr_operation_token"], status, module.check_mode)
         return {"changed": changed, "disposal": how, "status": status,
