@@ -17,10 +17,10 @@ description:
     attempt and returns its RV(nonce); later runs pass O(nonce) and add their shares; the run that
     reaches the threshold returns the token. The attempt lives on the server, so the runs may be
     separate playbook runs or AWX jobs. See C(docs/ceremony.md) in the collection.
-  - The shares are the B(primary's) unseal (or recovery) key shares: a DR secondary uses its primary's keys.
+  - The shares are the B(primary's) unseal (or recovery) key shares; a DR secondary uses its primary's keys.
   - A key share is sent at most once per run (the same share given twice, also once in hex and once in
     base64, is sent once). A share Vault has already counted in this attempt (an earlier run, or another
-    holder) is not an error: it is reported in RV(shares_already_provided) and with a warning. A share
+    holder) is not an error; it is reported in RV(shares_already_provided) and with a warning. A share
     submission is never sent again after its answer was lost; the module reads the attempt back instead.
   - The module never cancels an attempt unless O(state=canceled). It adds shares only to the attempt
     named by O(nonce) (or started with the same O(pgp_key)); a run with another nonce fails and says
@@ -66,13 +66,13 @@ options:
   key_shares:
     description:
       - Unseal (or recovery) key shares of the B(primary) cluster, hex or base64, as many as this holder has.
-        Fewer than the threshold is fine: the attempt progresses and RV(complete) is false.
+        Fewer than the threshold is fine; the attempt progresses and RV(complete) is false.
       - Never logged. Keep them in Ansible Vault, a C(vars_prompt), or an AWX survey password field.
     type: list
     elements: str
   otp:
     description:
-      - A one-time pad to encode the token with: a base62 string of the server's RV(otp_length) (Vault 1.0 and
+      - A one-time pad to encode the token with, a base62 string of the server's RV(otp_length) (Vault 1.0 and
         later) or base64 of 16 bytes (older servers, RV(otp_length=0)).
       - When starting an attempt without O(otp) or O(pgp_key), the module makes an OTP itself and returns it
         in RV(otp) while the attempt is not complete.

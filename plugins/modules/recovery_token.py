@@ -13,10 +13,10 @@ description:
   - Runs the key-share ceremony on C(sys/generate-recovery-token) of a Vault (or OpenBao) server started in
     recovery mode (C(server -recovery)). The recovery token is the only token that works there; with it,
     C(sys/raw) can be read and repaired.
-  - The same ceremony as M(vaultops.dr.dr_operation_token), with the same options and return values: several key
+  - The same ceremony as M(vaultops.dr.dr_operation_token), with the same options and return values. Several key
     holders can each run it with their own share, passing the RV(nonce) along; the run that reaches the
     threshold returns the token.
-  - A recovery token lives in the server's memory only, and one is made per recovery run: once made, the server
+  - A recovery token lives in the server's memory only, and one is made per recovery run. Once made, the server
     is unsealed and refuses another until it is restarted in recovery mode.
   - A server not in recovery mode does not serve these endpoints (OpenBao answers 404); the module then fails
     and says so. An already unsealed server fails with a message saying so too.
