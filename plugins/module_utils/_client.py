@@ -173,6 +173,9 @@ class VaultClient:
                     method, "%s/v1/%s" % (self.url, path), headers=headers,
                     data=json.dumps(data) if data is not None else None,
                     params=params, timeout=self.timeout,
+                    # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override
+                    # session.verify, which would ignore ca_cert and validate_certs=false.
+                    verify=self.session.verify,
                 )
             except requests.exceptions.RequestException as exc:
                 never_sent = _never_sent(exc)

@@ -217,3 +217,12 @@ def test_tls_errors_are_not_retried(vault):
     with pytest.raises(VaultConnectionError):
         make(retries=3).read("sys/j")
     assert len(vault.calls) == 1
+
+
+def test_ca_cert_wins_over_requests_ca_bundle_env(vault, monkeypatch):
+    # requests would otherwise let REQUESTS_CA_BUNDLE replace session.verify on every request
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    vault.add(responses.GET, vault.base + "sys/v", json={})
+    VaultClient(URL, ca_cert="/tmp/lab-ca.pem").read("sys/v")
+    VaultClient(URL, validate_certs=False).read("sys/v")
+    assert [c.request.req_kwargs["verify"] for c in vault.calls] == ["/tmp/lab-ca.pem", False]
