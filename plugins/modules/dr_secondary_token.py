@@ -51,6 +51,17 @@ options:
         every time.
     type: bool
     default: false
+  wait:
+    description:
+      - After revoking O(id) (O(state=absent)), wait until the primary's status no longer lists it.
+      - Issuing needs no wait; the token in hand proves it.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait when O(wait=true) before failing.
+    type: int
+    default: 300
 extends_documentation_fragment:
   - vaultops.dr.connection
   - vaultops.dr.auth
@@ -144,7 +155,7 @@ vault_warnings:
 """
 
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_ARGSPEC, VaultModule  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr  # noqa: E402
 
 ARGSPEC = dict(
@@ -153,6 +164,7 @@ ARGSPEC = dict(
     ttl=dict(type="str", default="30m"),
     secondary_public_key=dict(type="str"),
     force=dict(type="bool", default=False),
+    **WAIT_ARGSPEC
 )
 
 SUDO_HINT = ("Issuing a secondary token needs a Vault token with sudo capability on "
@@ -202,7 +214,13 @@ def run(module):
     except VaultError as err:
         hint = SUDO_HINT if (issue and err.status == 403) else None
         raise dr.fail_for("dr_secondary_token", asked, url, err, hint) from None
-    result["status"] = dr.read_status(module.client)
+    # An issued token in hand proves the issue; only a revocation is worth waiting for.
+    if p["wait"] and revoke and not issue:
+        result["status"], _waited = dr.wait_for(
+            lambda: dr.read_status(module.client), lambda s: sid not in s["known_secondaries"],
+            p["wait_timeout"], what="id %s to be gone from known_secondaries" % sid, where=url)
+    else:
+        result["status"] = dr.read_status(module.client)
     return result
 
 

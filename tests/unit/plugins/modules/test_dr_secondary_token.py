@@ -20,8 +20,16 @@ ACTIVATION = fixture("secondary_token_wrapped")["wrap_info"]["token"]
 
 
 @pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(time, "sleep", lambda s: None)
+def fake_time(monkeypatch):
+    clock = {"now": 1000.0, "sleeps": []}
+
+    def sleep(seconds):
+        clock["sleeps"].append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
+    return clock
 
 
 def status(vault, *names):
@@ -103,7 +111,7 @@ def test_force_check_mode_writes_nothing(vault):
 
 
 def test_force_on_unknown_id_only_issues(vault):
-    status(vault, "status_primary_fresh")
+    status(vault, "status_primary_fresh", "status_primary_token_issued")
     vault.add(responses.POST, vault.base + TOKEN_PATH, json=fixture("secondary_token_wrapped"))
     run({"id": "dc2", "force": True})
     assert [c.request.url.rsplit("/", 1)[-1] for c in writes(vault)] == ["secondary-token"]
@@ -172,3 +180,32 @@ def test_lost_answer_is_not_replayed_and_says_force(vault):
     result = run({"id": "dc2"})
     assert result["failed"] and "force=true" in result["msg"]
     assert len(writes(vault)) == 1
+
+
+def test_issue_does_not_wait(vault, fake_time):
+    status(vault, "status_primary_fresh")
+    vault.add(responses.POST, vault.base + TOKEN_PATH, json=fixture("secondary_token_wrapped"))
+    result = run({"id": "dc2", "wait_timeout": 10})
+    assert result["changed"] and result["token"] == ACTIVATION and fake_time["sleeps"] == []
+
+
+def test_revoke_waits_until_the_id_is_gone(vault, fake_time):
+    status(vault, "status_primary", "status_primary", "status_primary_fresh")
+    vault.add(responses.POST, vault.base + REVOKE_PATH, status=204)
+    result = run({"id": "dc2", "state": "absent"})
+    assert result["status"]["known_secondaries"] == [] and fake_time["sleeps"] == [2]
+
+
+def test_revoke_wait_timeout(vault):
+    status(vault, "status_primary")
+    vault.add(responses.POST, vault.base + REVOKE_PATH, status=204)
+    result = run({"id": "dc2", "state": "absent", "wait_timeout": 10})
+    assert result["failed"] and "waiting for id dc2 to be gone" in result["msg"]
+    assert len(writes(vault)) == 1
+
+
+def test_no_wait_reads_status_once(vault):
+    status(vault, "status_primary", "status_primary")
+    vault.add(responses.POST, vault.base + REVOKE_PATH, status=204)
+    result = run({"id": "dc2", "state": "absent", "wait": False})
+    assert result["changed"] and [c.request.method for c in vault.calls] == ["GET", "POST", "GET"]
