@@ -417,8 +417,9 @@ GENERATION_ERRORS = (
      "in recovery mode (and only once per recovery run). Restart it with -recovery to make another."),
     ("generation aborted",
      "The threshold was reached but the key shares did not reconstruct the key: at least one share is "
-     "wrong (for a DR secondary use the primary's shares). The server discarded the attempt; start again "
-     "with correct shares."),
+     "wrong (for a DR secondary use the primary's shares). The server reset the attempt's progress to 0 and "
+     "forgot which shares it had; submit correct shares again to the same nonce, or cancel the attempt with "
+     "state=canceled."),
 )
 
 
@@ -597,8 +598,8 @@ class Ceremony:
         else:
             if nonce:
                 raise ModuleFailure(
-                    "%s generation attempt nonce %s is not running: no attempt is (it completed, was canceled, or "
-                    "was discarded after a wrong key share). A completed attempt's token cannot be produced again. "
+                    "%s generation attempt nonce %s is not running: no attempt is (it completed or was canceled). "
+                    "A completed attempt's token cannot be produced again. "
                     "Leave nonce out to start a new attempt." % (self.family.kind.capitalize(), nonce),
                     **self._result(before))
             if not shares and not otp and not pgp_key:
@@ -675,13 +676,10 @@ class Ceremony:
                               "holder with the same share); not counted again" % (index, len(shares), nonce))
                     continue
                 current = attempt
-                if not err.has_error("generation aborted"):
-                    try:
-                        current = self.read()
-                    except ModuleFailure:
-                        pass
-                else:
-                    current = normalize_attempt({})
+                try:  # what the attempt looks like now (after an abort: same nonce, progress 0)
+                    current = self.read()
+                except ModuleFailure:
+                    pass
                 raise failure_from(err, doing, self._result(current, changed=changed or counts["shares_submitted"] > 0, **counts),
                                    family=self.family) from None
             counts["shares_submitted"] += 1
@@ -709,7 +707,7 @@ class Ceremony:
         else:
             what = ("no attempt is running any more: either this share completed it and the answer holding the "
                     "encoded token was lost (the token exists but cannot be read again; it stays valid until "
-                    "deleted or the cluster is replaced), or the attempt was discarded. Start a new attempt")
+                    "deleted or the cluster is replaced), or the attempt was canceled. Start a new attempt")
         raise ModuleFailure("%s: %s. Read back: %s." % (doing, err, what),
                             **self._result(after, changed=True, **counts_now))
 

@@ -146,7 +146,7 @@ class FakeCeremonyServer:
         if len(self.provided) < self.threshold:
             return (200, {}, json.dumps(self._view()))
         if not all(p in self.valid for p in self.provided):
-            self.reset()
+            self.provided = []  # as Vault and OpenBao do: progress back to 0, the attempt stays
             return self._error(400, "root generation aborted: unable to authenticate: cipher: message authentication failed")
         if self.pgp_key:
             encoded = self._pgp_encrypt()
@@ -525,9 +525,14 @@ def test_wrong_share_fails_at_threshold(vault, client):
         ceremony(client)[0].present(key_shares=[shares[0].hex(), wrong.hex(), shares[1].hex()])
     msg = err.value.msg
     assert "share 3 of 3" in msg and "at least one share is wrong" in msg and "primary" in msg
-    assert err.value.result["started"] is False and err.value.result["http_status"] == 400
+    assert err.value.result["started"] is True and err.value.result["progress"] == 0
+    assert err.value.result["http_status"] == 400
     secrets_absent(msg + json.dumps(err.value.result), wrong.hex(), *hexes(shares))
-    assert not server.nonce
+    # the attempt keeps running: the right shares complete it under the same nonce
+    nonce = err.value.result["nonce"]
+    assert server.nonce == nonce
+    result = ceremony(client)[0].present(key_shares=hexes(shares[:3]), nonce=nonce, otp=server.otp)
+    assert result["token"] == server.token
 
 
 def test_lost_answer_counted_continues_without_replay(vault, client, monkeypatch):

@@ -120,7 +120,7 @@ def test_wrong_share_fails_at_threshold(vault):
     wrong = new_shares(1)[0].hex()
     result = run_module(module, args(key_shares=[shares[0].hex(), shares[1].hex(), wrong]))
     assert result["failed"] and "at least one share is wrong" in result["msg"]
-    assert result["progress"] == 0 and result["started"] is False
+    assert result["progress"] == 0 and result["started"] is True
     assert wrong not in json.dumps(result)
 
 
