@@ -136,7 +136,17 @@ def test_kv_write_reaches_both_secondaries_within_10s(env):
     p = a.dr()
     s = b.dr()
     assert s["last_remote_wal"] < p["last_wal"] and s["merkle_root"] != p["merkle_root"]  # lag shows honestly
-    wait_for(lambda: healthy_secondary(b, a) and healthy_secondary(c, a), 10, 0.25, "both secondaries in sync")
+    trace = []
+
+    def both():
+        ok = healthy_secondary(b, a) and healthy_secondary(c, a)
+        trace.append((round(time.time() - t, 1), a.dr()["last_wal"], b.dr()["last_remote_wal"], c.dr()["last_remote_wal"]))
+        return ok
+
+    try:
+        wait_for(both, 10, 0.25, "both secondaries in sync")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; (t, primary last_wal, b last_remote_wal, c last_remote_wal): {trace}") from None
     env["replication_seconds"] = time.time() - t
     print(f"\nKV write replicated to 2 secondaries in {env['replication_seconds']:.1f}s")
     assert env["replication_seconds"] < 10
