@@ -214,8 +214,9 @@ WHAT = {"enabled": "a healthy DR secondary", "promoted": "mode primary, state ru
         "primary_updated": "a healthy DR secondary", "disabled": "mode disabled"}
 OPERATION_HINT = ("Check dr_operation_token: make one with vaultops.dr.dr_operation_token (with the primary's "
                  "unseal or recovery key shares) or use a batch DR operation token made on the primary.")
-ACTIVATION_HINT = ("Check activation_token: it is single-use and expires after its ttl; issue a new one on the "
-                   "primary with vaultops.dr.dr_secondary_token force=true.")
+ACTIVATION_HINT = ("Check that this cluster can reach the primary's API (primary_api_addr) and trusts its certificate "
+                   "(ca_file/ca_path, paths on the Vault server), and that activation_token is unspent and unexpired "
+                   "(it is single-use; issue a new one on the primary with vaultops.dr.dr_secondary_token force=true).")
 
 
 def done(state, primary_cluster_addr=None):
@@ -310,7 +311,8 @@ def run(module):
         except VaultError as err:
             hint = None
             if err.status == 400:
-                hint = ACTIVATION_HINT if state == "enabled" else OPERATION_HINT
+                hint = {"enabled": ACTIVATION_HINT, "primary_updated": OPERATION_HINT + " " + ACTIVATION_HINT}.get(
+                    state, OPERATION_HINT)
             raise dr.fail_for("dr_secondary", asked, url, err, hint) from None
         dr.report_lost_answers(module, resp)
     elif state == "enabled" and before["mode"] == "secondary" and not before["healthy"]:
