@@ -26,7 +26,8 @@ MODES = ("primary", "secondary", "disabled", "bootstrapping", "unknown")
 _MODE_ALIASES = {"dr-primary": "primary", "dr-secondary": "secondary"}
 
 # State groups as the Vault UI has them (vault-api-facts.md).
-HEALTHY_SECONDARY_CONNECTION = ("ready", "running")
+HEALTHY_STATES = ("stream-wals", "running", "ready")
+SYNCING_STATES = ("merkle-diff", "merkle-sync", "connecting", "bootstrapping")
 BAD_STATES = ("idle", "transient_failure", "shutdown")
 
 # Where the module points to when the cluster is in the wrong mode.
@@ -138,9 +139,10 @@ def secondary_connected(data, secondary_id):
 def _secondary_healthy(data):
     state = _text(data.get("state"))
     connection = _text(data.get("connection_state"))
-    if state in BAD_STATES or connection in BAD_STATES:
+    # A secondary still syncing may already say connection_state "ready": not healthy yet.
+    if state in BAD_STATES + SYNCING_STATES or connection in BAD_STATES + SYNCING_STATES:
         return False
-    if state != "stream-wals" and connection not in HEALTHY_SECONDARY_CONNECTION:
+    if state not in HEALTHY_STATES and connection not in ("ready", "running"):
         return False
     # HashiCorp's own checks call a secondary unhealthy when its primary is not connected.
     primaries = [p for p in _list(data.get("primaries")) if isinstance(p, dict)]

@@ -29,7 +29,8 @@ options:
       - Wait until the cluster is healthy.
       - A primary is healthy when its state is V(running) (and every id in O(expect_secondaries) is connected);
         a secondary when it streams WALs (state V(stream-wals), or connection state V(ready)/V(running))
-        from a connected primary. Any other mode is never healthy.
+        from a connected primary and is not syncing (V(merkle-diff), V(merkle-sync), V(connecting)) or failing
+        (V(idle), V(transient_failure), V(shutdown)). Any other mode is never healthy.
     type: bool
     default: false
   expect_secondaries:

@@ -176,6 +176,13 @@ def test_secondary_ready_connection_counts_without_stream_wals():
     assert dr.summarise(data)["healthy"] is True
 
 
+@pytest.mark.parametrize("state", ["merkle-sync", "merkle-diff", "connecting"])
+def test_secondary_still_syncing_is_unhealthy_even_with_ready_connection(state):
+    """drlab (and Vault) may say connection_state ready while the initial sync runs."""
+    data = dict(fixture("status_secondary")["data"], state=state, connection_state="ready")
+    assert dr.summarise(data)["healthy"] is False
+
+
 def test_secondary_with_disconnected_primary_is_unhealthy():
     data = fixture("status_secondary")["data"]
     data["primaries"][0]["connection_status"] = "disconnected"
