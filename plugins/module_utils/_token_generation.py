@@ -432,16 +432,20 @@ def generation_advice(err):
 
 def failure_from(err, doing, result=None, family=None):
     """A ModuleFailure for a VaultError raised while `doing` something in the ceremony."""
-    msg = "%s: %s" % (doing, explain(err))
     advice = generation_advice(err)
+    if advice is None and family is RECOVERY_TOKEN and err.status in (403, 404):
+        # Served unauthenticated, and only in recovery mode. Elsewhere the path does not exist:
+        # OpenBao answers 404 to a request with a token, 403 to one without.
+        msg = "%s: %s" % (doing, err)
+        advice = ("The server does not serve sys/generate-recovery-token: it is not running in recovery mode "
+                  "(start it with -recovery while sealed).")
+    else:
+        msg = "%s: %s" % (doing, explain(err))
+    if advice is None and family is DR_OPERATION_TOKEN and err.status in (401, 403):
+        advice = ("Vault 2.0 and 1.19.17 or later require a Vault token on the generate-operation-token "
+                  "endpoints: set token (on a DR secondary the primary's root token is accepted).")
     if advice:
         msg += ". " + advice
-    elif family is RECOVERY_TOKEN and err.status == 404:
-        msg += (". The server does not serve sys/generate-recovery-token: it is not running in recovery mode "
-                "(start it with -recovery while sealed).")
-    elif family is DR_OPERATION_TOKEN and err.status in (401, 403):
-        msg += (". Vault 2.0 and 1.19.17 or later require a Vault token on the generate-operation-token "
-                "endpoints: set token (on a DR secondary the primary's root token is accepted).")
     extra = dict(result or {})
     extra.update(http_status=err.status, vault_errors=err.errors)
     return ModuleFailure(msg, **extra)

@@ -124,7 +124,7 @@ def test_wrong_share_fails_at_threshold(vault):
     assert wrong not in json.dumps(result)
 
 
-@pytest.mark.parametrize("stage,status,text,expect", [c for c in engine_tests.GENERATION_ERROR_CASES if "unsupported path" not in c[2]])
+@pytest.mark.parametrize("stage,status,text,expect", [c for c in engine_tests.GENERATION_ERROR_CASES if "recovery mode" not in c[3]])
 def test_generation_errors_fail_clearly(vault, stage, status, text, expect):
     vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
     base = URL + "/v1/" + tg.DR_OPERATION_TOKEN.attempt_path

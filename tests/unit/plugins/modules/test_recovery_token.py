@@ -63,6 +63,12 @@ def test_not_in_recovery_mode(vault):
     assert result["failed"] and "not running in recovery mode" in result["msg"] and result["http_status"] == 404
 
 
+def test_not_in_recovery_mode_asked_without_token(vault):
+    vault.add(responses.GET, ATTEMPT, json={"errors": ["permission denied"]}, status=403)
+    result = run_module(module, {k: v for k, v in args(key_shares=[new_shares(1)[0].hex()]).items() if k != "token"})
+    assert result["failed"] and "not running in recovery mode" in result["msg"] and "token is invalid" not in result["msg"]
+
+
 def test_already_unsealed(vault):
     vault.add(responses.GET, ATTEMPT, json=fixture("recovery_attempt_idle"))
     vault.add(responses.PUT, ATTEMPT, json={"errors": ["attempted to generate recovery operation token when already unsealed"]}, status=400)

@@ -1,0 +1,279 @@
+"""The key-share ceremony against drlab (real OpenBao key shares and generate-root underneath).
+
+a is the DR primary, b its DR secondary (set up here with plain HTTP), c a stand-alone cluster
+for recovery mode. Every outcome is checked with plain HTTP against the cluster, never through
+the module under test. The tests run in file order: promotion of b comes last among b's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import subprocess
+import time
+
+import pytest
+import requests
+
+OP_ATTEMPT = "sys/replication/dr/secondary/generate-operation-token/attempt"
+
+
+class Api:
+    """Plain HTTP against one lab cluster."""
+
+    def __init__(self, cluster):
+        self.c = cluster
+        self.s = requests.Session()
+        self.s.verify = cluster.ca_cert
+        self.s.trust_env = False
+
+    def __call__(self, method, path, token=None, **kw):
+        headers = {"X-Vault-Token": token} if token else {}
+        return self.s.request(method, "%s/v1/%s" % (self.c.api_addr, path), headers=headers, timeout=60, **kw)
+
+    def dr(self):
+        resp = self("GET", "sys/replication/dr/status")
+        assert resp.status_code == 200, resp.text
+        return resp.json()["data"]
+
+    def attempt(self, path=OP_ATTEMPT, token=None):
+        resp = self("GET", path, token=token)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def delete_op_token(self, op_token):
+        return self("POST", "sys/replication/dr/secondary/operation-token/delete", json={"dr_operation_token": op_token})
+
+
+def wait_for(fn, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(1)
+    raise AssertionError("timed out waiting for %s; last: %r" % (what, last))
+
+
+@pytest.fixture(scope="module")
+def pair(fresh_lab):
+    """a: DR primary; b: its DR secondary, streaming."""
+    a, b = fresh_lab.cluster("a"), fresh_lab.cluster("b")
+    api_a, api_b = Api(a), Api(b)
+    resp = api_a("POST", "sys/replication/dr/primary/enable", token=a.root_token, json={})
+    assert resp.status_code in (200, 204), resp.text
+    resp = api_a("POST", "sys/replication/dr/primary/secondary-token", token=a.root_token, json={"id": "b"})
+    assert resp.status_code == 200, resp.text
+    activation = resp.json()["wrap_info"]["token"]
+    resp = api_b("POST", "sys/replication/dr/secondary/enable", token=b.root_token,
+                 json={"token": activation, "ca_file": a.ca_cert})
+    assert resp.status_code in (200, 204), resp.text
+    wait_for(lambda: api_b.dr().get("state") == "stream-wals", what="b to stream WALs from a")
+    return {"lab": fresh_lab, "a": a, "b": b, "api_a": api_a, "api_b": api_b}
+
+
+@pytest.fixture
+def run(playbook, tmp_path):
+    """Run a ceremony playbook; return (module result, process)."""
+    counter = {"n": 0}
+
+    def _run(name, expect_fail=False, **extra):
+        counter["n"] += 1
+        out = tmp_path / ("result-%d.json" % counter["n"])
+        proc = playbook("targets/ceremony/" + name, expect_fail=expect_fail, result_file=str(out), **extra)
+        result = json.loads(out.read_text()) if out.exists() else None
+        return result, proc
+
+    return _run
+
+
+def no_attempt_running(api, path=OP_ATTEMPT):
+    return not api.attempt(path)["started"]
+
+
+def test_one_run_three_of_five(pair, run):
+    a, api_b = pair["a"], pair["api_b"]
+    shares = a.unseal_keys_b64[:3]
+    # check mode: predicts the change, starts nothing
+    result, _ = run("op_token.yml", shares=shares, check=True)
+    assert result["changed"] and "token" not in result
+    assert no_attempt_running(api_b)
+    # the real run
+    result, proc = run("op_token.yml", shares=shares)
+    assert result["changed"] and result["complete"] and result["progress"] == 3 and result["required"] == 3
+    assert result["otp_length"] == api_b.attempt()["otp_length"] and "otp" not in result
+    token = result["token"]
+    assert token.startswith(("s.", "hvs.")) and token not in proc.output
+    assert result["status"]["mode"] == "secondary"
+    assert no_attempt_running(api_b)
+    # independently: the cluster accepts it as a DR operation token (deleting it proves it)
+    resp = api_b.delete_op_token(token)
+    assert resp.status_code in (200, 204), resp.text
+    # and a re-run with nothing to start an attempt with is no change
+    result, _ = run("op_token.yml")
+    assert result["changed"] is False and result["started"] is False
+
+
+def test_three_holders_three_runs(pair, run):
+    a, api_b = pair["a"], pair["api_b"]
+    hexes = a.unseal_keys_hex
+    vault_token = a.root_token  # what Vault 2.x wants on these endpoints; the lab checks it when sent
+    first, _ = run("op_token.yml", shares=[hexes[0]], vault_token=vault_token)
+    assert first["changed"] and first["progress"] == 1 and not first["complete"] and first["otp"]
+    running = api_b.attempt()
+    assert running["started"] and running["nonce"] == first["nonce"] and running["progress"] == 1
+
+    second, _ = run("op_token.yml", shares=[hexes[1]], nonce=first["nonce"], vault_token=vault_token)
+    assert second["changed"] and second["progress"] == 2 and "otp" not in second
+    assert api_b.attempt()["progress"] == 2
+
+    # holder 2 runs again (a retried AWX job): the share was counted, no change, no failure
+    again, _ = run("op_token.yml", shares=[a.unseal_keys_b64[1]], nonce=first["nonce"], vault_token=vault_token)
+    assert again["changed"] is False and again["shares_already_provided"] == 1 and again["progress"] == 2
+
+    # someone with a wrong nonce is told which attempt is running, and nothing changes
+    _, proc = run("op_token.yml", expect_fail=True, shares=[hexes[2]], nonce="0b6b0b2c-0000-4000-8000-000000000000")
+    assert first["nonce"] in proc.output and "is not the running" in proc.output
+    assert api_b.attempt()["progress"] == 2
+
+    last, _ = run("op_token.yml", shares=[hexes[2]], nonce=first["nonce"], otp=first["otp"], vault_token=vault_token)
+    assert last["complete"] and last["token"] and "otp" not in last
+    assert no_attempt_running(api_b)
+
+    # disposal: changed, then no change; then the cluster no longer accepts it
+    gone, _ = run("op_token.yml", op_state="absent", dr_operation_token=last["token"])
+    assert gone["changed"] and "operation-token/delete" in gone["disposal"]
+    gone_again, _ = run("op_token.yml", op_state="absent", dr_operation_token=last["token"])
+    assert gone_again["changed"] is False
+    resp = api_b.delete_op_token(last["token"])
+    assert resp.status_code == 400 and "invalid" in resp.text
+
+
+def test_docs_playbook_three_holders_one_run(pair, playbook, tmp_path):
+    a, api_b = pair["a"], pair["api_b"]
+    out = tmp_path / "three.json"
+    playbook("targets/ceremony/three_holders.yml", result_file=str(out), holder1_share=a.unseal_keys_b64[4],
+             holder2_share=a.unseal_keys_b64[2], holder3_share=a.unseal_keys_hex[0])
+    result = json.loads(out.read_text())
+    assert result["progress"] == [1, 2, 3]
+    # the playbook deleted the token at its end
+    assert api_b.delete_op_token(result["token"]).status_code == 400
+
+
+@pytest.fixture(scope="module")
+def gnupg_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("gnupg")
+    home.chmod(0o700)
+    passphrase = "pp-" + secrets.token_hex(8)
+    # "default default": a primary key and an encryption subkey
+    subprocess.run(["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase,
+                    "--quick-gen-key", "ceremony-test@vaultops.invalid", "default", "default", "never"],
+                   check=True, capture_output=True)
+    armor = subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export"], check=True, capture_output=True, text=True).stdout
+    binary = subprocess.run(["gpg", "--homedir", str(home), "--export"], check=True, capture_output=True).stdout
+    yield {"home": str(home), "passphrase": passphrase, "armor": armor, "b64": base64.b64encode(binary).decode()}
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
+
+
+def test_pgp_decrypted_with_gnupg_home(pair, run, gnupg_home):
+    a, api_b = pair["a"], pair["api_b"]
+    result, proc = run("op_token.yml", shares=a.unseal_keys_b64[1:4], pgp_key=gnupg_home["armor"],
+                       gnupg_home=gnupg_home["home"], pgp_passphrase=gnupg_home["passphrase"])
+    assert result["complete"] and result["pgp_fingerprint"] and result["token"]
+    assert gnupg_home["passphrase"] not in proc.output and result["token"] not in proc.output
+    assert api_b.delete_op_token(result["token"]).status_code in (200, 204)
+
+
+def test_pgp_without_gnupg_home_returns_ciphertext(pair, run, gnupg_home):
+    a, api_b = pair["a"], pair["api_b"]
+    first, _ = run("op_token.yml", shares=[a.unseal_keys_b64[0]], pgp_key=gnupg_home["b64"])
+    assert api_b.attempt()["pgp_fingerprint"] == first["pgp_fingerprint"] and "otp" not in first
+    # the next holder joins by the same public key
+    last, _ = run("op_token.yml", shares=a.unseal_keys_b64[3:5], pgp_key=gnupg_home["armor"])
+    assert last["complete"] and "token" not in last and last["encoded_token"]
+    plain = subprocess.run(["gpg", "--homedir", gnupg_home["home"], "--batch", "--pinentry-mode", "loopback",
+                            "--passphrase", gnupg_home["passphrase"], "-dq"],
+                           input=base64.b64decode(last["encoded_token"]), check=True, capture_output=True).stdout.decode()
+    assert api_b.delete_op_token(plain).status_code in (200, 204)
+
+
+def test_wrong_share_fails_at_the_threshold(pair, run):
+    a, c, api_b = pair["a"], pair["lab"].cluster("c"), pair["api_b"]
+    wrong = c.unseal_keys_b64[0]  # a real share, of another cluster
+    first, _ = run("op_token.yml", shares=[a.unseal_keys_b64[0], wrong])
+    assert first["progress"] == 2 and not first["complete"]  # a wrong share is counted like any other
+    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[1]], nonce=first["nonce"], otp=first["otp"])
+    assert "at least one share is wrong" in proc.output and "primary" in proc.output
+    assert wrong not in proc.output
+    # the server keeps the attempt with its progress reset: the right shares complete it
+    after = api_b.attempt()
+    assert after["started"] and after["nonce"] == first["nonce"] and after["progress"] == 0
+    done, _ = run("op_token.yml", shares=a.unseal_keys_b64[:3], nonce=first["nonce"], otp=first["otp"])
+    assert done["complete"] and done["token"]
+    assert api_b.delete_op_token(done["token"]).status_code in (200, 204)
+
+
+def test_cancel(pair, run):
+    a, api_b = pair["a"], pair["api_b"]
+    started, _ = run("op_token.yml", shares=[a.unseal_keys_b64[0]])
+    assert api_b.attempt()["started"]
+    # check mode, real, then twice more: changed / changed / no change / no change
+    check, _ = run("op_token.yml", op_state="canceled", check=True)
+    assert check["changed"] and api_b.attempt()["nonce"] == started["nonce"]
+    done, _ = run("op_token.yml", op_state="canceled", nonce=started["nonce"])
+    assert done["changed"] and no_attempt_running(api_b)
+    check_again, _ = run("op_token.yml", op_state="canceled", check=True)
+    assert check_again["changed"] is False
+    again, _ = run("op_token.yml", op_state="canceled")
+    assert again["changed"] is False
+
+
+def test_promote_with_the_token_then_delete_it(pair, run):
+    a, api_b = pair["a"], pair["api_b"]
+    result, _ = run("op_token.yml", shares=a.unseal_keys_hex[2:5])
+    token = result["token"]
+    resp = api_b("POST", "sys/replication/dr/secondary/promote", json={"dr_operation_token": token})
+    assert resp.status_code in (200, 204), resp.text
+    wait_for(lambda: api_b.dr().get("mode") == "primary", what="b to become a primary")
+    assert api_b("GET", "auth/token/lookup-self", token=token).status_code == 200
+    # state=absent after promotion: check mode, real, then no change twice
+    check, _ = run("op_token.yml", op_state="absent", dr_operation_token=token, check=True)
+    assert check["changed"] and api_b("GET", "auth/token/lookup-self", token=token).status_code == 200
+    gone, _ = run("op_token.yml", op_state="absent", dr_operation_token=token)
+    assert gone["changed"] and "revoke-self" in gone["disposal"]
+    assert api_b("GET", "auth/token/lookup-self", token=token).status_code == 403
+    for check_mode in (True, False):
+        again, _ = run("op_token.yml", op_state="absent", dr_operation_token=token, check=check_mode)
+        assert again["changed"] is False
+
+
+def test_recovery_token_and_sys_raw(pair, run):
+    the_lab = pair["lab"]
+    c = the_lab.cluster("c")
+    api_c = Api(c)
+    rec = "sys/generate-recovery-token/attempt"
+    _, proc = run("recovery.yml", expect_fail=True, shares=c.unseal_keys_b64[:3])
+    assert "not running in recovery mode" in proc.output
+    the_lab.recovery("c", on=True)
+    try:
+        check, _ = run("recovery.yml", shares=c.unseal_keys_b64[:3], check=True)
+        assert check["changed"] and no_attempt_running(api_c, rec)
+        first, _ = run("recovery.yml", shares=c.unseal_keys_b64[:1])
+        assert first["progress"] == 1 and first["otp"] and api_c.attempt(rec)["nonce"] == first["nonce"]
+        last, proc = run("recovery.yml", shares=c.unseal_keys_hex[1:3], nonce=first["nonce"], otp=first["otp"])
+        assert last["complete"] and last["token"] and last["token"] not in proc.output
+        token = last["token"]
+        listing = api_c("LIST", "sys/raw/core/", token=token)
+        assert listing.status_code == 200, listing.text
+        keys = listing.json()["data"]["keys"]
+        assert keys
+        leaf = next(k for k in keys if not k.endswith("/"))
+        value = api_c("GET", "sys/raw/core/" + leaf, token=token)
+        assert value.status_code == 200 and "value" in value.json()["data"]
+        # one recovery token per recovery run: another ceremony is refused with a clear message
+        _, proc = run("recovery.yml", expect_fail=True, shares=c.unseal_keys_b64[:3])
+        assert "already unsealed" in proc.output
+    finally:
+        the_lab.recovery("c", on=False)
