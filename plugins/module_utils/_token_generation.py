@@ -366,7 +366,6 @@ CEREMONY_ARGSPEC = dict(
     gnupg_home=dict(type="path"),
     pgp_passphrase=dict(type="str", no_log=True),
 )
-CEREMONY_MUTUALLY_EXCLUSIVE = [("otp", "pgp_key")]
 CEREMONY_REQUIRED_BY = {"pgp_passphrase": "gnupg_home"}
 
 
@@ -555,7 +554,11 @@ class Ceremony:
 
     # -- state=present ----------------------------------------------------------------
     def present(self, key_shares=None, otp=None, pgp_key=None, nonce=None, gnupg_home=None, pgp_passphrase=None):
-        """Start or join an attempt, feed key shares, decode the token when complete."""
+        """Start or join an attempt, feed key shares, decode the token when complete.
+
+        Empty strings count as not given (an AWX survey's unanswered question)."""
+        if otp and pgp_key:
+            raise ModuleFailure("otp and pgp_key are mutually exclusive: the token is encoded with one or the other")
         try:
             shares, duplicates = dedupe_shares(key_shares)
             pgp_b64, pgp_fpr = normalize_pgp_key(pgp_key) if pgp_key else (None, None)

@@ -90,6 +90,7 @@ options:
       - The nonce of the running attempt to add O(key_shares) to (returned by the run that started it).
       - Required to add shares to a running attempt started with an OTP. A nonce that is not the running
         attempt's fails, and the message says which attempt is running.
+      - An empty string counts as no nonce (an AWX survey question left empty).
       - With O(state=canceled), cancel only when this is the running attempt.
     type: str
   gnupg_home:
@@ -269,7 +270,6 @@ from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleF
 from ansible_collections.vaultops.dr.plugins.module_utils._replication import read_status  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils._token_generation import (  # noqa: E402
     CEREMONY_ARGSPEC,
-    CEREMONY_MUTUALLY_EXCLUSIVE,
     CEREMONY_REQUIRED_BY,
     DR_OPERATION_TOKEN,
     Ceremony,
@@ -313,7 +313,6 @@ def main():
     module = VaultModule(
         argument_spec=argument_spec,
         required_if=[("state", "absent", ["dr_operation_token"])],
-        mutually_exclusive=CEREMONY_MUTUALLY_EXCLUSIVE,
         required_by=CEREMONY_REQUIRED_BY,
         supports_check_mode=True,
     )

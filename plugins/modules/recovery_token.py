@@ -68,6 +68,7 @@ options:
     description:
       - The nonce of the running attempt to add O(key_shares) to. A nonce that is not the running attempt's fails
         and the message says which attempt is running.
+      - An empty string counts as no nonce (an AWX survey question left empty).
     type: str
   gnupg_home:
     description:
@@ -178,7 +179,6 @@ vault_warnings:
 from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils._token_generation import (  # noqa: E402
     CEREMONY_ARGSPEC,
-    CEREMONY_MUTUALLY_EXCLUSIVE,
     CEREMONY_REQUIRED_BY,
     RECOVERY_TOKEN,
     Ceremony,
@@ -199,7 +199,6 @@ def main():
     argument_spec.update(CEREMONY_ARGSPEC)
     module = VaultModule(
         argument_spec=argument_spec,
-        mutually_exclusive=CEREMONY_MUTUALLY_EXCLUSIVE,
         required_by=CEREMONY_REQUIRED_BY,
         supports_check_mode=True,
     )

@@ -77,6 +77,14 @@ def test_three_key_holders(vault):
     assert "otp" not in last
 
 
+def test_empty_survey_answers_count_as_not_given(vault):
+    shares = new_shares()
+    server = secondary(vault, shares)
+    first = run_module(module, args(key_shares=[shares[0].hex()], nonce="", otp="", pgp_key=""))
+    assert first["changed"] and first["progress"] == 1 and len(first["otp"]) == 28
+    assert len(server.sent("PUT", "/attempt")) == 1
+
+
 def test_wrong_nonce_says_which_attempt_runs(vault):
     shares = new_shares()
     server = secondary(vault, shares)
@@ -154,8 +162,10 @@ def test_pgp_with_gnupg_home(vault, pgp):
 
 
 def test_otp_and_pgp_key_exclusive(vault):
+    vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
     result = run_module(module, args(otp="a" * 28, pgp_key="AAAA"))
     assert result["failed"] and "mutually exclusive" in result["msg"]
+    assert [c.request.url for c in vault.calls] == [STATUS]  # nothing but the DR status was read
 
 
 # -- state=canceled -------------------------------------------------------------------------
