@@ -29,7 +29,7 @@ seealso:
   - module: vaultops.dr.dr_operation_token
   - module: vaultops.dr.recovery_token
 author:
-  - vaultops.dr contributors
+  - vaultops.dr contributors (@vaultops)
 """
 
 EXAMPLES = r"""

@@ -62,7 +62,7 @@ def generate_otp(otp_length):
     16 random bytes (the pre-1.0 scheme).
     """
     if otp_length:
-        return "".join(secrets.choice(BASE62) for _ in range(int(otp_length)))
+        return "".join(secrets.choice(BASE62) for _dummy in range(int(otp_length)))
     return base64.b64encode(secrets.token_bytes(LEGACY_OTP_BYTES)).decode("ascii")
 
 
@@ -194,7 +194,7 @@ def _crc24(data):
     crc = 0xB704CE
     for byte in data:
         crc ^= byte << 16
-        for _ in range(8):
+        for _dummy in range(8):
             crc <<= 1
             if crc & 0x1000000:
                 crc ^= 0x1864CFB
@@ -361,7 +361,7 @@ class GnuPG:
 CEREMONY_ARGSPEC = dict(
     key_shares=dict(type="list", elements="str", no_log=True),
     otp=dict(type="str", no_log=True),
-    pgp_key=dict(type="str"),
+    pgp_key=dict(type="str", no_log=False),  # a public key
     nonce=dict(type="str"),
     gnupg_home=dict(type="path"),
     pgp_passphrase=dict(type="str", no_log=True),
@@ -771,8 +771,8 @@ def dispose_operation_token(client, op_token, status, check_mode=False):
         except VaultError as err:
             # The endpoint authenticates by the token it deletes: an invalid one is refused
             # with 403 (permission denied), or 400 naming the token as invalid.
-            if err.status == 403 or (err.status == 400 and (err.has_error("invalid") or err.has_error("not valid")
-                                                             or err.has_error("permission denied"))):
+            refused_token = err.has_error("invalid") or err.has_error("not valid") or err.has_error("permission denied")
+            if err.status == 403 or (err.status == 400 and refused_token):
                 return False, "the DR operation token is not valid (already deleted or never issued here)"
             raise failure_from(err, "Deleting the DR operation token") from None
         return True, "deleted with operation-token/delete"

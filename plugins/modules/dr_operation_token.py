@@ -37,7 +37,7 @@ description:
     A token that is already invalid is no change.
   - O(state=canceled) cancels the running attempt (and discards its progress); none running is no change.
 author:
-  - vaultops.dr contributors
+  - vaultops.dr contributors (@vaultops)
 extends_documentation_fragment:
   - vaultops.dr.connection
   - vaultops.dr.auth

@@ -25,7 +25,7 @@ description:
     Re-running a holder''s step with the same O(nonce) and share reports no change.'
   - O(state=canceled) cancels the running attempt; none running is no change.
 author:
-  - vaultops.dr contributors
+  - vaultops.dr contributors (@vaultops)
 extends_documentation_fragment:
   - vaultops.dr.connection
   - vaultops.dr.auth
