@@ -15,6 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(COLLECTIONS)
 DEMO_DIR ?= $(abspath .drlab)
+DEMO_BASE_PORT ?= 18200
 
 .PHONY: help venv collection lint sanity units lab-tests integration test demo demo-down clean
 
@@ -57,7 +58,7 @@ integration: collection
 test: lint sanity units lab-tests integration
 
 demo: collection
-	$(BIN)/drlab up --clusters 2 --dir $(DEMO_DIR)
+	$(BIN)/drlab up --clusters 2 --dir $(DEMO_DIR) --base-port $(DEMO_BASE_PORT)
 	$(BIN)/ansible-playbook -i $(DEMO_DIR)/inventory.yml playbooks/demo.yml -e drlab_dir=$(DEMO_DIR)
 
 demo-down: venv

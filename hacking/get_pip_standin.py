@@ -13,7 +13,7 @@ import sys
 
 
 def main():
-    subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--default-pip"])
+    subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--default-pip"])  # noqa: S603
     wanted = [a for a in sys.argv[1:] if not a.startswith("-")]
     if wanted:
         cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
@@ -23,7 +23,7 @@ def main():
         )
         if cert:
             cmd += ["--cert", cert]
-        subprocess.check_call(cmd + wanted)
+        subprocess.check_call(cmd + wanted)  # noqa: S603 - our own interpreter, ansible-test's arguments
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError
+
 AUTH_METHODS = ("token", "approle", "userpass", "none")
 DEFAULT_MOUNTS = {"approle": "approle", "userpass": "userpass"}
 
@@ -66,7 +68,15 @@ class Authenticator:
         else:
             body = {"password": self.password}
             path = "auth/%s/login/%s" % (self.mount_point, self.username)
-        resp = self.client.write(path, data=body, auth="none")
+        try:
+            resp = self.client.write(path, data=body, auth="none")
+        except VaultError as err:
+            if err.status in (400, 403):
+                raise AuthError("%s login at %s was refused (%s): check %s and that the auth method is "
+                                "mounted at %s" % (self.method, path, "; ".join(err.errors) or "HTTP %s" % err.status,
+                                                   "role_id and secret_id" if self.method == "approle" else
+                                                   "username and password", self.mount_point)) from None
+            raise
         auth = (resp.body or {}).get("auth") or {}
         token = auth.get("client_token")
         if not token:

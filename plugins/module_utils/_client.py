@@ -183,11 +183,9 @@ class VaultClient:
                 if (is_read or never_sent) and attempt <= self.retries and not isinstance(exc, requests.exceptions.SSLError):
                     self._sleep(attempt)
                     continue
-                if never_sent:
-                    raise VaultConnectionError(method, path, url=self.url, reason=reason)
-                if is_read:
-                    raise VaultConnectionError(method, path, url=self.url, reason=reason)
-                raise VaultAnswerLost(method, path, url=self.url, reason=reason)
+                if never_sent or is_read:
+                    raise VaultConnectionError(method, path, url=self.url, reason=reason) from None
+                raise VaultAnswerLost(method, path, url=self.url, reason=reason) from None
             if resp.status_code in TRANSIENT_STATUSES and attempt <= self.retries:
                 self._sleep(attempt)
                 continue

@@ -81,7 +81,7 @@ def explain(err):
         return text + ". The server does not serve this endpoint: DR replication needs Vault Enterprise."
     if err.status in (412, 429, 503):
         return text + ". The cluster is busy or catching up: raise retries, or wait and run again."
-    return text
+    return text if text.endswith(".") else text + "."
 
 
 class VaultModule(AnsibleModule):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import subprocess
@@ -49,6 +50,8 @@ def test_no_secret_in_vvvv_output(fresh_lab, playbook, tmp_path):
     proc = playbook("targets/secrets/every_secret_option.yml", verbosity=4,
                     pgp_public_key=_pgp_public_key(tmp_path), **values)
     output = proc.output
+    if os.environ.get("SHOW_OUTPUT"):
+        print(output)
     assert "vaultops.dr.dr_operation_token" in output or "dr_operation_token" in output  # the run really happened
     secret_values = dict(values)
     secret_values["root token a"] = a.root_token

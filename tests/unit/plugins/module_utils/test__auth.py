@@ -98,9 +98,19 @@ def test_userpass_login(vault):
 def test_failed_login_never_shows_the_secret(vault):
     vault.add(responses.POST, vault.base + "auth/userpass/login/ops", status=400, json={"errors": ["invalid username or password"]})
     auth, _client = bound(method="userpass", username="ops", password=PASSWORD)
+    with pytest.raises(AuthError) as err:
+        auth.token()
+    message = str(err.value)
+    assert "refused (invalid username or password)" in message and "check username and password" in message
+    assert PASSWORD not in message
+
+
+def test_login_server_trouble_stays_a_vault_error(vault):
+    vault.add(responses.POST, vault.base + "auth/approle/login", status=500, json={"errors": ["internal error"]})
+    auth, _client = bound(method="approle", role_id="role-1", secret_id=SECRET_ID)
     with pytest.raises(VaultError) as err:
         auth.token()
-    assert err.value.status == 400 and PASSWORD not in str(err.value)
+    assert err.value.status == 500 and SECRET_ID not in str(err.value)
 
 
 def test_login_answer_without_token(vault):
