@@ -202,7 +202,8 @@ class Gateway:
                 if r.status_code == 200:
                     if after_active_time is None:
                         return
-                    if self.leader().get("active_time") != after_active_time:
+                    now_active = self.leader().get("active_time")
+                    if now_active and now_active != after_active_time:
                         return
                 elif r.status_code == 503 and r.json().get("sealed") and self.state["unseal_keys_b64"]:
                     self.unseal(self.state["unseal_keys_b64"])
@@ -858,12 +859,17 @@ class Gateway:
                 cur = self.state.get("secondary") or {}
                 if self.state["mode"] != "secondary" or cur.get("secondary_id") != sec.get("secondary_id"):
                     return
+                # decide from the current state (the caller's copy may predate a restore that just finished)
+                sec = json.loads(json.dumps(cur))
+                if not sec.get("needs_force") and int(self.primary_contact.get("index", -1)) == int(sec.get("applied_index", 0)):
+                    return
             self.restoring = True
             r = s.get(addr + "/drlab/repl/snapshot", timeout=60)
             if r.status_code != 200:
                 self.primary_contact = {**self.primary_contact, "ok": False, "error": f"snapshot refused: {r.status_code}"}
                 return
             index = int(r.headers.get("X-Drlab-Index", "0"))
+            t0 = time.time()
             snap = r.content
             before = self.leader().get("active_time")
             force = bool(sec.get("needs_force"))
@@ -895,6 +901,7 @@ class Gateway:
                     self.state["has_data"] = True
                     self.state["secondary"] = cur
                     self.save()
+            print(f"{rfc3339()} sync: restored primary index {index} (forced={force}) in {time.time() - t0:.1f}s", flush=True)
         finally:
             self.restoring = False
             self.bao_lock.release()
