@@ -26,20 +26,23 @@ def lab_json(lab):
 def dr_operation_token(info, cluster, key_holder):
     """Generate a DR operation token on `cluster` with 3 of `key_holder`'s unseal key shares."""
     base = info["clusters"][cluster]["api_addr"] + GEN
-    session = requests.Session()
-    session.verify = info["ca_cert"]
-    session.delete(base + "attempt", timeout=30)  # no attempt left over from an earlier run
-    attempt = session.get(base + "attempt", timeout=30)
+
+    def call(method, path, **kw):
+        # verify per request: REQUESTS_CA_BUNDLE in the environment would override session.verify
+        return requests.request(method, base + path, verify=info["ca_cert"], timeout=60, **kw)
+
+    call("DELETE", "attempt")  # no attempt left over from an earlier run
+    attempt = call("GET", "attempt")
     assert attempt.status_code == 200, attempt.text
     otp_length = attempt.json()["otp_length"]
     assert otp_length > 0, "drlab serves the base62 OTP scheme"
     otp = "".join(secrets.choice(BASE62) for _ in range(otp_length))
-    started = session.put(base + "attempt", json={"otp": otp}, timeout=30)
+    started = call("PUT", "attempt", json={"otp": otp})
     assert started.status_code == 200, started.text
     nonce = started.json()["nonce"]
     answer = None
     for key in info["clusters"][key_holder]["unseal_keys_b64"][:3]:
-        answer = session.put(base + "update", json={"key": key, "nonce": nonce}, timeout=60)
+        answer = call("PUT", "update", json={"key": key, "nonce": nonce})
         assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["complete"], body
