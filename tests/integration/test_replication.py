@@ -63,6 +63,9 @@ def secrets_of(info, *extra):
 def assert_no_secret(proc, values):
     for value in values:
         assert value not in proc.output, "a secret appears in the playbook output"
+    # drlab's activation tokens are JWTs; the playbooks never get to see their values from here,
+    # but none may show (the issuing tasks are no_log, dr_secondary's activation_token is no_log).
+    assert '"eyJ' not in proc.output and "'eyJ" not in proc.output and " eyJ" not in proc.output
 
 
 def test_setup_failover_reattach_and_disable(fresh_lab, playbook):
@@ -85,6 +88,7 @@ def test_setup_failover_reattach_and_disable(fresh_lab, playbook):
     proc = playbook("targets/replication/03_promote.yml", op_token_b=op_token_b, sentinel=sentinel, verbosity=4)
     assert_no_secret(proc, secrets_of(info, op_token_b))
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in proc.output  # -vvvv shows the args, masked
+    assert fresh_lab.status()["b"]["faults"] == [], "the injected 412/503 answers were all served (and ridden out)"
 
     # Re-attach the demoted a to the new primary b.
     op_token_a = dr_operation_token(info, "a", "a")

@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 import responses
+from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.vaultops.dr.plugins.modules import dr_secondary_token
 from conftest import BASE_ARGS, fixture, run_module
@@ -209,3 +210,19 @@ def test_no_wait_reads_status_once(vault):
     vault.add(responses.POST, vault.base + REVOKE_PATH, status=204)
     result = run({"id": "dc2", "state": "absent", "wait": False})
     assert result["changed"] and [c.request.method for c in vault.calls] == ["GET", "POST", "GET"]
+
+
+def test_connection_refused(vault):
+    vault.add(responses.GET, vault.base + STATUS, body=requests.exceptions.ConnectionError(
+        NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")))
+    result = run({"id": "dc2"})
+    assert result["failed"] and "got no answer" in result["msg"] and "Check url" in result["msg"]
+    assert writes(vault) == []
+
+
+def test_503_then_success(vault):
+    status(vault, "status_primary_fresh", "status_primary_token_issued")
+    vault.add(responses.POST, vault.base + TOKEN_PATH, status=503, json=fixture("error_503"))
+    vault.add(responses.POST, vault.base + TOKEN_PATH, json=fixture("secondary_token_wrapped"))
+    result = run({"id": "dc2"})
+    assert result["changed"] and result["token"] == ACTIVATION and len(writes(vault)) == 2
