@@ -643,7 +643,13 @@ class Ceremony:
         if self.check_mode:
             return self._predict(before, attempt, shares)
 
-        attempt, counts = self._submit(attempt, shares, changed)
+        try:
+            attempt, counts = self._submit(attempt, shares, changed)
+        except ModuleFailure as exc:
+            if made_otp and exc.result.get("started") and not exc.result.get("complete"):
+                # The attempt this run started is still running: its OTP is needed to finish it.
+                exc.result["otp"] = made_otp
+            raise
         changed = changed or counts["shares_submitted"] > 0
         extra = dict(counts, shares_duplicated=duplicates)
         if attempt["complete"]:
@@ -671,8 +677,7 @@ class Ceremony:
             doing = "Submitting key share %d of %d to %s generation attempt nonce %s" % (
                 index, len(shares), self.family.kind, nonce)
             try:
-                resp = self.client.write(self.family.update_path, data={"key": share, "nonce": nonce},
-                                         auth=self.family.auth, method="PUT")
+                resp = self._send_once(self.family.update_path, {"key": share, "nonce": nonce})
             except VaultAnswerLost as err:
                 attempt = self._after_lost_answer(err, doing, attempt, counts, changed)
                 continue
@@ -697,6 +702,15 @@ class Ceremony:
             attempt["started"] = True
             attempt["nonce"] = attempt["nonce"] or nonce
         return attempt, counts
+
+    def _send_once(self, path, body):
+        """PUT without the client's retries: even a 412/429/503 is not sent again, since a proxy
+        may answer so after the server has counted the share."""
+        retries, self.client.retries = self.client.retries, 0
+        try:
+            return self.client.write(path, data=body, auth=self.family.auth, method="PUT")
+        finally:
+            self.client.retries = retries
 
     def _after_lost_answer(self, err, doing, attempt, counts, changed):
         """A share's answer was lost. Never send it again: read the attempt and decide."""

@@ -21,7 +21,8 @@ description:
   - A key share is sent at most once per run (the same share given twice, also once in hex and once in
     base64, is sent once). A share Vault has already counted in this attempt (an earlier run, or another
     holder) is not an error; it is reported in RV(shares_already_provided) and with a warning. A share
-    submission is never sent again after its answer was lost; the module reads the attempt back instead.
+    submission is never sent twice, not even when the server (or a proxy) answers 412, 429 or 503; when
+    its answer was lost, the module reads the attempt back instead.
   - The module never cancels an attempt unless O(state=canceled). It adds shares only to the attempt
     named by O(nonce) (or started with the same O(pgp_key)); a run with another nonce fails and says
     which attempt is running.

@@ -741,3 +741,28 @@ def test_normalize_attempt_flat_and_enveloped():
     assert tg.normalize_attempt(flat)["nonce"] == flat["nonce"]
     legacy = tg.normalize_attempt(fixture("optoken_attempt_legacy_idle"))
     assert legacy["otp_length"] == 0 and legacy["started"] is False
+
+
+def test_share_refused_with_503_is_not_resent(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    server.started(otp=tg.generate_otp(28))
+    vault.replace(responses.PUT, URL + "/v1/" + tg.DR_OPERATION_TOKEN.update_path,
+                  json={"errors": ["Vault is sealed"]}, status=503)
+    with pytest.raises(ModuleFailure, match="HTTP 503") as err:
+        ceremony(client)[0].present(key_shares=[shares[0].hex()], nonce=server.nonce)
+    assert len([c for c in vault.calls if c.request.url.endswith("/update")]) == 1  # the client would retry twice
+    assert client.retries == 2  # put back
+    assert err.value.result["progress"] == 0
+
+
+def test_failed_run_hands_back_the_otp_it_made(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[shares[0].hex(), new_shares(1)[0].hex(), shares[1].hex()])
+    assert err.value.result["started"] and err.value.result["otp"] == server.otp
+    # with it, the holders can finish that very attempt
+    result = ceremony(client)[0].present(key_shares=hexes(shares[2:5]), nonce=err.value.result["nonce"],
+                                         otp=err.value.result["otp"])
+    assert result["token"] == server.token
