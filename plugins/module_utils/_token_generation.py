@@ -572,6 +572,11 @@ class Ceremony:
         attempt = before
         made_otp = None
         changed = False
+        if otp and not before["pgp_fingerprint"]:
+            try:  # before any share is sent: a wrong OTP would only show once the token exists
+                validate_otp(otp, before["otp_length"])
+            except TokenGenerationError as exc:
+                raise ModuleFailure(str(exc), **self._result(before)) from None
 
         if before["started"]:
             joined = bool(nonce) and nonce == before["nonce"]
@@ -612,11 +617,6 @@ class Ceremony:
             if not shares and not otp and not pgp_key:
                 # Nothing to do: present with no attempt and nothing to start it with.
                 return self._finish(False, before, before)
-            if otp:
-                try:
-                    validate_otp(otp, before["otp_length"])
-                except TokenGenerationError as exc:
-                    raise ModuleFailure(str(exc), **self._result(before)) from None
             if self.check_mode:
                 predicted = dict(before, started=True, progress=0, pgp_fingerprint=pgp_fpr or "")
                 return self._predict(before, predicted, shares)
@@ -719,7 +719,6 @@ class Ceremony:
             counts["shares_submitted"] += 1  # counted: carry on with the next share
             self.warn("%s: the answer was lost, but the attempt's progress shows it was counted" % doing)
             return after
-        counts_now = dict(counts)
         if after["started"] and after["nonce"] == attempt["nonce"]:
             what = ("it was not counted (progress is still %d of %d). It is not sent again automatically: run "
                     "again with nonce=%s and the remaining shares" % (after["progress"], after["required"], after["nonce"]))
@@ -730,7 +729,7 @@ class Ceremony:
                     "encoded token was lost (the token exists but cannot be read again; it stays valid until "
                     "deleted or the cluster is replaced), or the attempt was canceled. Start a new attempt")
         raise ModuleFailure("%s: %s. Read back: %s." % (doing, err, what),
-                            **self._result(after, changed=True, **counts_now))
+                            **self._result(after, changed=True, **counts))
 
     def _decode(self, attempt, otp, gpg, changed, counts):
         encoded = attempt["encoded_token"]

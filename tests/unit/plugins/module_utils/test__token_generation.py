@@ -766,3 +766,12 @@ def test_failed_run_hands_back_the_otp_it_made(vault, client):
     result = ceremony(client)[0].present(key_shares=hexes(shares[2:5]), nonce=err.value.result["nonce"],
                                          otp=err.value.result["otp"])
     assert result["token"] == server.token
+
+
+def test_joining_with_a_wrong_length_otp_fails_before_sending(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    nonce = server.started(otp=tg.generate_otp(28), provided=shares[:2])
+    with pytest.raises(ModuleFailure, match="exactly 28"):
+        ceremony(client)[0].present(key_shares=[shares[2].hex()], nonce=nonce, otp=tg.generate_otp(26))
+    assert not server.sent("PUT") and len(server.provided) == 2
