@@ -279,30 +279,35 @@ from ansible_collections.vaultops.dr.plugins.module_utils._token_generation impo
 
 
 def run(module):
-    p = module.params
     status = read_status(module.client)
+    try:
+        result = act(module, status)
+    except ModuleFailure as exc:
+        exc.result.setdefault("status", status)
+        raise
+    result["status"] = status
+    return result
+
+
+def act(module, status):
+    p = module.params
     if p["state"] == "absent":
         changed, how = dispose_operation_token(module.client, p["dr_operation_token"], status, module.check_mode)
-        return {"changed": changed, "disposal": how, "status": status,
+        return {"changed": changed, "disposal": how,
                 "diff": {"before": {"dr_operation_token": "valid" if changed else "invalid"},
                          "after": {"dr_operation_token": "invalid"}}}
     ceremony = Ceremony(module.client, DR_OPERATION_TOKEN, check_mode=module.check_mode, warn=module.warn)
     if p["state"] == "canceled":
         if status["mode"] in ("primary", "disabled"):
-            # Not a DR secondary: no DR operation token attempt can be running here.
-            result = ceremony.idle()
-        else:
-            result = ceremony.cancel(nonce=p["nonce"])
-    else:
-        if status["mode"] != "secondary":
-            raise ModuleFailure(
-                "DR operation tokens are generated on a DR secondary, but this cluster's DR mode is %s (state %s). "
-                "Run against the DR secondary; on a primary use an ordinary token with a policy instead."
-                % (status["mode"], status["state"] or "-"), status=status)
-        result = ceremony.present(key_shares=p["key_shares"], otp=p["otp"], pgp_key=p["pgp_key"], nonce=p["nonce"],
-                                  gnupg_home=p["gnupg_home"], pgp_passphrase=p["pgp_passphrase"])
-    result["status"] = status
-    return result
+            return ceremony.idle()  # not a DR secondary: no DR operation token attempt can run here
+        return ceremony.cancel(nonce=p["nonce"])
+    if status["mode"] != "secondary":
+        raise ModuleFailure(
+            "DR operation tokens are generated on a DR secondary, but this cluster's DR mode is %s (state %s). "
+            "Run against the DR secondary; on a primary use an ordinary token with a policy instead."
+            % (status["mode"], status["state"] or "-"))
+    return ceremony.present(key_shares=p["key_shares"], otp=p["otp"], pgp_key=p["pgp_key"], nonce=p["nonce"],
+                            gnupg_home=p["gnupg_home"], pgp_passphrase=p["pgp_passphrase"])
 
 
 def main():

@@ -91,6 +91,7 @@ def test_wrong_nonce_says_which_attempt_runs(vault):
     nonce = server.started(otp=tg.generate_otp(28), provided=shares[:1])
     result = run_module(module, args(key_shares=[shares[1].hex()], nonce="00000000-1111-2222-3333-444444444444"))
     assert result["failed"] and nonce in result["msg"] and "1 of 3" in result["msg"]
+    assert result["status"]["mode"] == "secondary"
     assert not server.sent("PUT") and not server.sent("DELETE")
 
 
