@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import string
 import subprocess
 import sys
@@ -48,6 +49,16 @@ def _pid_alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _read_pid(path: str) -> int | None:
@@ -134,6 +145,14 @@ class Lab:
                 continue
             self._prepare(name, i, base, ca_cert, ca_key, cfg["bao_binary"])
         to_start = [name for name in names if not self._gateway_alive(name)]
+        for name in to_start:
+            c = self._cluster_cfg(name)
+            busy = [p for p in (c["api_port"], c["cluster_port"], c["bao_port"], c["bao_cluster_port"]) if not port_free(p)]
+            if busy:
+                self._kill_leftover_bao(name)
+                busy = [p for p in busy if not port_free(p)]
+            if busy:
+                raise LabError(f"cluster {name}: port(s) {busy} on 127.0.0.1 are in use (another lab? use --base-port)")
         errors = {}
         threads = [threading.Thread(target=self._start_one, args=(name, timeout, errors)) for name in to_start]
         for t in threads:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import errors
+from drlab_helpers import errors
 
 
 def test_status_disabled(apis):

@@ -9,21 +9,7 @@ import time
 
 import pytest
 
-from conftest import decode_otp, errors, wait_for
-
-P = "sys/replication/dr/"
-
-
-def healthy_secondary(api, primary_api):
-    s = api.dr()
-    p = primary_api.dr()
-    return (s["mode"] == "secondary" and s["state"] == "stream-wals" and s["connection_state"] == "ready"
-            and s["last_remote_wal"] > 0 and s["merkle_root"] == p["merkle_root"] and s)
-
-
-def kv_read(api, token, key):
-    r = api("GET", f"secret/data/{key}", token=token)
-    return r.json()["data"]["data"] if r.status_code == 200 else None
+from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, wait_for
 
 
 def ceremony(api, keys, otp=None, pgp_key=None):

@@ -6,8 +6,7 @@ import time
 import pytest
 import requests
 
-from conftest import decode_otp, errors, wait_for
-from test_c_replication import P, healthy_secondary, kv_read
+from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, wait_for
 
 
 @pytest.fixture(scope="module")

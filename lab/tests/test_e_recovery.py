@@ -1,6 +1,6 @@
 """Recovery mode is real OpenBao recovery mode behind the gateway."""
 
-from conftest import decode_otp, wait_for
+from drlab_helpers import decode_otp, wait_for
 
 
 def test_recovery_mode_round_trip(lab, apis):

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from conftest import BASE_PORT, wait_for
+from drlab_helpers import BASE_PORT, wait_for
 from drlab import Lab
 
 P = "sys/replication/dr/"
