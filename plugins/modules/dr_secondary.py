@@ -41,7 +41,10 @@ options:
     description:
       - The activation token M(vaultops.dr.dr_secondary_token) issued on the primary (sent as Vault's C(token) field).
         Single-use and short-lived.
-      - Required with O(state=enabled); with O(state=primary_updated) one of it or O(update_primary_addrs) is.
+      - Needed when O(state=enabled) enables the cluster; with O(state=primary_updated) it or O(update_primary_addrs) is
+        needed when the module acts. A run that changes nothing does not need it, so the registered RV(vaultops.dr.dr_secondary_token#module:token)
+        can be passed through the C(default) filter with C(omit); on a re-run M(vaultops.dr.dr_secondary_token) issues none.
+      - In check mode a missing token only gives a warning.
       - Not to be confused with O(token), which is always the Vault token used to authenticate.
     type: str
   primary_api_addr:
@@ -62,7 +65,8 @@ options:
     description:
       - The DR operation token that authorizes O(state=promoted), O(state=primary_updated) and O(state=disabled) on
         a DR secondary. Make one with M(vaultops.dr.dr_operation_token), or use a pre-staged batch DR operation token.
-      - Only needed when the module acts; a run that changes nothing does not need it.
+      - Only needed when the module acts; a run that changes nothing does not need it. In check mode a missing
+        token only gives a warning.
     type: str
   primary_cluster_addr:
     description:
@@ -100,6 +104,12 @@ extends_documentation_fragment:
   - vaultops.dr.auth
   - vaultops.dr.attributes
   - vaultops.dr.attributes.STATE_MODULE
+attributes:
+  idempotent:
+    support: partial
+    details:
+      - Except O(state=primary_updated) without O(primary_cluster_addr), which acts on every run (the status cannot tell
+        which primary was asked for).
 notes:
   - O(state=enabled) needs a Vault token (the cluster is not a secondary yet). After it, the secondary uses the
     primary's unseal keys and tokens.
@@ -142,7 +152,7 @@ EXAMPLES = r"""
     url: https://vault-a.example.com:8200
     state: primary_updated
     dr_operation_token: "{{ dr_op_token_a }}"
-    activation_token: "{{ a_token.token }}"
+    activation_token: "{{ a_token.token | default(omit) }}"
     primary_cluster_addr: https://vault-b.example.com:8201
 
 - name: Disable DR replication on a secondary
@@ -203,10 +213,6 @@ ARGSPEC = dict(
     force=dict(type="bool", default=False),
     **WAIT_ARGSPEC
 )
-REQUIRED_IF = [
-    ("state", "enabled", ["activation_token"]),
-    ("state", "primary_updated", ["activation_token", "update_primary_addrs"], True),
-]
 MUTUALLY_EXCLUSIVE = [("activation_token", "update_primary_addrs")]
 
 TARGET = {"enabled": "secondary", "promoted": "primary", "primary_updated": "secondary", "disabled": "disabled"}
@@ -217,6 +223,11 @@ OPERATION_HINT = ("Check dr_operation_token: make one with vaultops.dr.dr_operat
 ACTIVATION_HINT = ("Check that this cluster can reach the primary's API (primary_api_addr) and trusts its certificate "
                    "(ca_file/ca_path, paths on the Vault server), and that activation_token is unspent and unexpired "
                    "(it is single-use; issue a new one on the primary with vaultops.dr.dr_secondary_token force=true).")
+HOW_TO_GET = {
+    "dr_operation_token": OPERATION_HINT,
+    "activation_token": "Issue one on the primary with vaultops.dr.dr_secondary_token.",
+    "activation_token (or update_primary_addrs)": "Issue one on the new primary with vaultops.dr.dr_secondary_token.",
+}
 
 
 def done(state, primary_cluster_addr=None):
@@ -272,6 +283,19 @@ def decide(p, summary):
                        "primary, secondary or disabled, then run again.")
 
 
+def missing_credentials(p):
+    """The options a call for `state` needs that were not given (checked only when acting,
+    so a run that changes nothing needs neither a spent activation token nor an op token)."""
+    missing = []
+    if p["state"] != "enabled" and not p["dr_operation_token"]:
+        missing.append("dr_operation_token")
+    if p["state"] == "enabled" and not p["activation_token"]:
+        missing.append("activation_token")
+    if p["state"] == "primary_updated" and not (p["activation_token"] or p["update_primary_addrs"]):
+        missing.append("activation_token (or update_primary_addrs)")
+    return missing
+
+
 def call(client, p):
     state = p["state"]
     if state == "enabled":
@@ -293,10 +317,14 @@ def run(module):
         act = decide(p, before)
     except dr.WrongMode as wrong:
         raise dr.wrong_mode("dr_secondary", asked, url, before, wrong.todo) from None
-    if act and state != "enabled" and not p["dr_operation_token"]:
-        raise ModuleFailure("dr_secondary %s on %s: the cluster is %s, so the call is needed and it needs "
-                            "dr_operation_token. %s" % (asked, url, dr.describe(before), OPERATION_HINT),
-                            status=before, mode_before=before["mode"])
+    missing = act and missing_credentials(p)
+    if missing and not module.check_mode:
+        raise ModuleFailure("dr_secondary %s on %s: the cluster is %s, so the call is needed and it needs %s. %s" % (
+            asked, url, dr.describe(before), " and ".join(missing), HOW_TO_GET[missing[0]]),
+            status=before, mode_before=before["mode"])
+    if missing:
+        # A check run of a whole playbook has no token from an earlier task; predict, don't fail.
+        module.warn("A real run needs %s on %s." % (" and ".join(missing), url))
 
     result = {"changed": act, "mode_before": before["mode"], "status": before, "waited": 0}
     if module._diff:
@@ -329,7 +357,7 @@ def run(module):
 
 
 def main():
-    module = VaultModule(argument_spec=ARGSPEC, required_if=REQUIRED_IF, mutually_exclusive=MUTUALLY_EXCLUSIVE,
+    module = VaultModule(argument_spec=ARGSPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
                          supports_check_mode=True)
     module.run(run)
 

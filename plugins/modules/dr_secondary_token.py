@@ -70,6 +70,9 @@ extends_documentation_fragment:
 attributes:
   diff_mode:
     details: The diff shows whether O(id) is known to the primary before and after.
+  idempotent:
+    support: partial
+    details: Except with O(force=true), which revokes and re-issues the token on every run.
 notes:
   - Vault requires a token with C(sudo) capability on C(sys/replication/dr/primary/secondary-token).
   - The activation token is a secret and single-use. Register the result with C(no_log=true) on the task

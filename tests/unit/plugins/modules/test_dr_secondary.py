@@ -76,10 +76,21 @@ DISABLE = {"state": "disabled", "dr_operation_token": OP_TOKEN}
 
 
 # -- argument rules --------------------------------------------------------------------------
-def test_enabled_requires_activation_token(vault):
+def test_enable_needs_activation_token_only_when_acting(vault):
+    status(vault, "status_disabled", "status_secondary")
     result = run({"state": "enabled"})
-    assert result["failed"] and "activation_token" in result["msg"]
-    assert vault.calls == [] or all(c.request.method == "GET" for c in vault.calls)
+    assert result["failed"] and "needs activation_token" in result["msg"]
+    assert "vaultops.dr.dr_secondary_token" in result["msg"] and writes(vault) == []
+    # a re-run, where dr_secondary_token issued no new token, needs none
+    assert run({"state": "enabled"})["changed"] is False
+
+
+def test_check_mode_without_activation_token_predicts_and_warns(vault, module_warnings):
+    """A --check run of a whole playbook gets no token from the issuing task."""
+    status(vault, "status_disabled")
+    result = run({"state": "enabled"}, check_mode=True)
+    assert result["changed"] is True and writes(vault) == []
+    assert any("A real run needs activation_token" in w for w in module_warnings())
 
 
 def test_activation_token_and_update_primary_addrs_are_exclusive(vault):
@@ -88,9 +99,12 @@ def test_activation_token_and_update_primary_addrs_are_exclusive(vault):
     no_secrets(result)
 
 
-def test_primary_updated_needs_token_or_addrs(vault):
+def test_primary_updated_needs_token_or_addrs_when_acting(vault):
+    status(vault, "status_demoted")
     result = run({"state": "primary_updated", "dr_operation_token": OP_TOKEN})
-    assert result["failed"] and "activation_token" in result["msg"] and "update_primary_addrs" in result["msg"]
+    assert result["failed"] and "activation_token (or update_primary_addrs)" in result["msg"]
+    assert writes(vault) == []
+    no_secrets(result)
 
 
 # -- enabled ---------------------------------------------------------------------------------
