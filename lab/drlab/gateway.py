@@ -304,6 +304,8 @@ class Gateway:
             caps = r.json().get(path) or r.json().get("capabilities") or []
             if "root" in caps or "update" in caps:
                 return "token"
+        elif r.status_code >= 500:
+            raise ApiError(503, f"unable to check DR operation token now (OpenBao answered {r.status_code}); retry")
         raise ApiError(400, OP_TOKEN_INVALID)
 
     def sign_jwt(self, claims: dict) -> str:
@@ -436,6 +438,37 @@ class Gateway:
         except Exception as exc:  # noqa: BLE001
             raise ApiError(400, f"unable to decrypt activation token with this cluster's private key: {exc}") from exc
 
+    def _ca_path_bundle(self, ca_path: str) -> str:
+        """Like Vault's ca_path: every PEM certificate in the directory is trusted (no c_rehash names needed)."""
+        if not os.path.isdir(ca_path):
+            raise ApiError(400, f"error unwrapping secondary token: ca_path {ca_path!r} is not a directory")
+        pems = []
+        for fn in sorted(os.listdir(ca_path)):
+            full = os.path.join(ca_path, fn)
+            if not os.path.isfile(full):
+                continue
+            try:
+                with open(full, errors="replace") as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            start = 0
+            while True:
+                i = text.find("-----BEGIN CERTIFICATE-----", start)
+                if i < 0:
+                    break
+                j = text.find("-----END CERTIFICATE-----", i)
+                if j < 0:
+                    break
+                pems.append(text[i:j + len("-----END CERTIFICATE-----")])
+                start = j
+        if not pems:
+            raise ApiError(400, f"error unwrapping secondary token: no PEM certificates found in ca_path {ca_path!r}")
+        bundle = os.path.join(self.cdir, "ca-path-bundle.pem")
+        with open(bundle, "w") as fh:
+            fh.write("\n".join(pems) + "\n")
+        return bundle
+
     def fetch_activation(self, token: str, primary_api_addr: str, ca_file: str, ca_path: str) -> dict:
         """Unwrap (or decrypt) an activation token the way a Vault secondary does."""
         if token.startswith(ACTIVATION_PK_PREFIX):
@@ -453,7 +486,7 @@ class Gateway:
         if ca_file:
             verify = ca_file
         elif ca_path:
-            verify = ca_path
+            verify = self._ca_path_bundle(ca_path)
         try:
             r = requests.post(addr.rstrip("/") + "/v1/sys/wrapping/unwrap", headers={"X-Vault-Token": token}, verify=verify, timeout=15)
         except requests.RequestException as exc:
@@ -612,7 +645,8 @@ class Gateway:
     def op_promote(self, token, params):
         with self.lock:
             self._require_secondary()
-        self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/promote")
+        with self.bao_lock:  # an in-flight snapshot restore finishes first
+            self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/promote")
         with self.bao_lock, self.lock:
             self._require_secondary()
             sec = self.state.get("secondary") or {}
@@ -631,7 +665,8 @@ class Gateway:
     def op_secondary_disable(self, token, params):
         with self.lock:
             self._require_secondary()
-        self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/disable")
+        with self.bao_lock:  # an in-flight snapshot restore finishes first
+            self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/disable")
         with self.bao_lock, self.lock:
             self._require_secondary()
             self.state["mode"] = "disabled"
@@ -645,7 +680,8 @@ class Gateway:
     def op_update_primary(self, token, params):
         with self.lock:
             self._require_secondary()
-        self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/update-primary")
+        with self.bao_lock:  # an in-flight snapshot restore finishes first
+            self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/update-primary")
         addrs = params.get("update_primary_addrs")
         if addrs:
             if params.get("token"):
@@ -688,7 +724,8 @@ class Gateway:
     def op_reindex(self, token, params):
         with self.lock:
             self._require_secondary()
-        self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/reindex")
+        with self.bao_lock:  # an in-flight snapshot restore finishes first
+            self.check_op_token(params.get("dr_operation_token"), "sys/replication/dr/secondary/reindex")
         with self.lock:
             sec = self.state.get("secondary") or {}
             if sec:

@@ -1,6 +1,7 @@
 """Site outages (stop/start keep DR state), unplanned failover with an old primary coming back,
 and every fault knob: status faults, latency, cut replication link."""
 
+import shutil
 import time
 
 import pytest
@@ -10,15 +11,21 @@ from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, wai
 
 
 @pytest.fixture(scope="module")
-def env(lab, apis):
+def env(lab, apis, tmp_path_factory):
     a, b = apis["a"], apis["b"]
     ca, cb = lab.cluster("a"), lab.cluster("b")
     ta = ca.root_token
+    ca_dir = tmp_path_factory.mktemp("cadir")  # ca_path: a directory of PEM files
+    shutil.copy(ca.ca_cert, ca_dir / "lab-ca.crt")
+    (ca_dir / "README").write_text("not a certificate")
     assert a("POST", P + "primary/enable", token=ta, json={}).status_code == 200
     assert a("POST", "sys/mounts/secret", token=ta, json={"type": "kv", "options": {"version": "2"}}).status_code == 204
     a("POST", "secret/data/s", token=ta, json={"data": {"v": 1}})
     tok = a("POST", P + "primary/secondary-token", token=ta, json={"id": "b"}).json()["wrap_info"]["token"]
-    assert b("POST", P + "secondary/enable", token=cb.root_token, json={"token": tok, "ca_file": ca.ca_cert}).status_code == 200
+    r = b("POST", P + "secondary/enable", token=cb.root_token, json={"token": tok, "ca_path": str(ca_dir / "missing")})
+    assert r.status_code == 400
+    r = b("POST", P + "secondary/enable", token=cb.root_token, json={"token": tok, "ca_path": str(ca_dir)})
+    assert r.status_code == 200, r.text
     wait_for(lambda: healthy_secondary(b, a), 40, what="b healthy")
     yield {"lab": lab, "a": a, "b": b, "ta": ta, "keys_a": ca.unseal_keys_b64, "ca": ca.ca_cert}
     for n in "abc":
