@@ -694,22 +694,26 @@ GENERATION_ERROR_CASES = [
 ]
 
 
+def stub_generation_error(vault, family, stage, status, text):
+    """The server answers `text` with `status` when the attempt is read, started, or fed a share."""
+    base = URL + "/v1/" + family.attempt_path
+    error = {"errors": [text]}
+    if stage == "read":
+        vault.add(responses.GET, base, json=error, status=status)
+        return
+    vault.add(responses.GET, base, json=fixture("optoken_attempt_idle"))
+    if stage == "start":
+        vault.add(responses.PUT, base, json=error, status=status)
+        return
+    vault.add(responses.PUT, base, json=fixture("optoken_attempt_running"))
+    vault.add(responses.PUT, URL + "/v1/" + family.update_path, json=error, status=status)
+
+
 @pytest.mark.parametrize("stage,status,text,expect", GENERATION_ERROR_CASES)
 def test_error_texts_become_clear_failures(vault, client, stage, status, text, expect):
     family = tg.RECOVERY_TOKEN if "recovery" in expect or "recovery" in text or "unsupported path" in text else tg.DR_OPERATION_TOKEN
-    base = URL + "/v1/" + family.attempt_path
-    error = {"errors": [text]}
     share = new_shares(1)[0].hex()
-    if stage == "read":
-        vault.add(responses.GET, base, json=error, status=status)
-    else:
-        vault.add(responses.GET, base, json=fixture("optoken_attempt_idle"))
-        if stage == "start":
-            vault.add(responses.PUT, base, json=error, status=status)
-        else:
-            running = fixture("optoken_attempt_running")
-            vault.add(responses.PUT, base, json=running)
-            vault.add(responses.PUT, URL + "/v1/" + family.update_path, json=error, status=status)
+    stub_generation_error(vault, family, stage, status, text)
     with pytest.raises(ModuleFailure) as err:
         ceremony(client, family)[0].present(key_shares=[share])
     msg = err.value.msg

@@ -136,17 +136,7 @@ def test_wrong_share_fails_at_threshold(vault):
 @pytest.mark.parametrize("stage,status,text,expect", [c for c in engine_tests.GENERATION_ERROR_CASES if "recovery mode" not in c[3]])
 def test_generation_errors_fail_clearly(vault, stage, status, text, expect):
     vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
-    base = URL + "/v1/" + tg.DR_OPERATION_TOKEN.attempt_path
-    error = {"errors": [text]}
-    if stage == "read":
-        vault.add(responses.GET, base, json=error, status=status)
-    else:
-        vault.add(responses.GET, base, json=fixture("optoken_attempt_idle"))
-        if stage == "start":
-            vault.add(responses.PUT, base, json=error, status=status)
-        else:
-            vault.add(responses.PUT, base, json=fixture("optoken_attempt_running"))
-            vault.add(responses.PUT, URL + "/v1/" + tg.DR_OPERATION_TOKEN.update_path, json=error, status=status)
+    engine_tests.stub_generation_error(vault, tg.DR_OPERATION_TOKEN, stage, status, text)
     share = new_shares(1)[0].hex()
     result = run_module(module, args(key_shares=[share]))
     assert result["failed"] and expect in result["msg"] and result["http_status"] == status
