@@ -157,7 +157,7 @@ def decide(state, mode):
             return True
         if mode == "secondary":
             raise dr.WrongMode("a DR secondary cannot be enabled as a primary; to make it the primary, "
-                                + dr.HOW_TO_PROMOTE + " (demote the current primary first).")
+                               + dr.HOW_TO_PROMOTE + " (demote the current primary first).")
     elif state == "demoted":
         if mode == "secondary":
             return False
@@ -165,8 +165,8 @@ def decide(state, mode):
             return True
         if mode == "disabled":
             raise dr.WrongMode("only a DR primary can be demoted and DR replication is disabled here; enable it with "
-                                "vaultops.dr.dr_primary state=enabled, or make it a secondary with "
-                                "vaultops.dr.dr_secondary state=enabled.")
+                               "vaultops.dr.dr_primary state=enabled, or make it a secondary with "
+                               "vaultops.dr.dr_secondary state=enabled.")
     else:
         if mode == "disabled":
             return False
@@ -174,9 +174,9 @@ def decide(state, mode):
             return True
         if mode == "secondary":
             raise dr.WrongMode("this module disables DR primaries only; disable a secondary with "
-                                "vaultops.dr.dr_secondary state=disabled (it needs a DR operation token).")
+                               "vaultops.dr.dr_secondary state=disabled (it needs a DR operation token).")
     raise dr.WrongMode("the mode is not one this module can act on; wait until vaultops.dr.dr_status shows "
-                        "primary, secondary or disabled, then run again.")
+                       "primary, secondary or disabled, then run again.")
 
 
 CALLS = {"enabled": lambda c, p: dr.enable_primary(c, p["primary_cluster_addr"]),

@@ -219,7 +219,7 @@ TARGET = {"enabled": "secondary", "promoted": "primary", "primary_updated": "sec
 WHAT = {"enabled": "a healthy DR secondary", "promoted": "mode primary, state running",
         "primary_updated": "a healthy DR secondary", "disabled": "mode disabled"}
 OPERATION_HINT = ("Check dr_operation_token: make one with vaultops.dr.dr_operation_token (with the primary's "
-                 "unseal or recovery key shares) or use a batch DR operation token made on the primary.")
+                  "unseal or recovery key shares) or use a batch DR operation token made on the primary.")
 ACTIVATION_HINT = ("Check that this cluster can reach the primary's API (primary_api_addr) and trusts its certificate "
                    "(ca_file/ca_path, paths on the Vault server), and that activation_token is unspent and unexpired "
                    "(it is single-use; issue a new one on the primary with vaultops.dr.dr_secondary_token force=true).")

@@ -208,8 +208,8 @@ def run(module):
                                    what=what, where=p["url"])
     else:
         summary = read()
-    result = {key: summary[key] for key in ("mode", "state", "healthy", "cluster_id",
-                                             "known_secondaries", "secondaries")}
+    keys = ("mode", "state", "healthy", "cluster_id", "known_secondaries", "secondaries")
+    result = {key: summary[key] for key in keys}
     result.update(changed=False, status=summary, waited=waited)
     return result
 
