@@ -151,6 +151,14 @@ def _secondary_healthy(data):
     return True
 
 
+def is_syncing(summary):
+    """True for a secondary on its way to healthy by itself (initial sync, reconnecting)."""
+    raw = summary.get("raw") or {}
+    return summary["mode"] == "bootstrapping" or (
+        summary["mode"] == "secondary" and (_text(raw.get("state")) in SYNCING_STATES
+                                            or _text(raw.get("connection_state")) in SYNCING_STATES))
+
+
 def primary_addrs(data):
     """Every cluster address the secondary's status names as its primary, normalised."""
     addrs = _list(data.get("known_primary_cluster_addrs"))

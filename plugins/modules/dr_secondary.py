@@ -343,12 +343,14 @@ def run(module):
                     state, OPERATION_HINT)
             raise dr.fail_for("dr_secondary", asked, url, err, hint) from None
         dr.report_lost_answers(module, resp)
-    elif state == "enabled" and before["mode"] == "secondary" and not before["healthy"]:
+    elif state == "enabled" and before["mode"] == "secondary" and not before["healthy"] and not dr.is_syncing(before):
         module.warn("%s is already a DR secondary (%s), so it was not enabled again: that would wipe it. To attach it "
                     "to a primary use state=primary_updated." % (url, dr.describe(before)))
-    # Wait after a change, or when an enable is still bootstrapping; an idle secondary that
-    # was not touched is not waited for (it would never get healthy by itself).
-    if p["wait"] and (act or before["mode"] == "bootstrapping" or (state == "promoted" and not reached(before))):
+    # Wait after a change, or when an earlier run left the cluster on its way (still syncing,
+    # or promoted but not running yet); an idle secondary that was not touched is not waited
+    # for: it would never get healthy by itself.
+    on_its_way = (state == "enabled" and dr.is_syncing(before)) or (state == "promoted" and not reached(before))
+    if p["wait"] and (act or on_its_way):
         result["status"], result["waited"] = dr.wait_for(
             lambda: dr.read_status(module.client), reached, p["wait_timeout"], what=WHAT[state], where=url)
     elif act:

@@ -206,6 +206,13 @@ def test_follows_compares_every_primary_address():
     assert not dr.follows(troubled, "https://10.0.1.11:8201")  # following, but not healthy
 
 
+@pytest.mark.parametrize("name, syncing", [("status_secondary_syncing", True), ("status_bootstrapping", True),
+                                           ("status_secondary", False), ("status_demoted", False),
+                                           ("status_secondary_troubled", False), ("status_primary", False)])
+def test_is_syncing(name, syncing):
+    assert dr.is_syncing(dr.summarise(fixture(name)["data"])) is syncing
+
+
 def test_describe_names_mode_state_and_peers():
     text = dr.describe(dr.summarise(fixture("status_secondary_troubled")["data"]))
     assert "mode secondary" in text and "state idle" in text and "transient_failure" in text

@@ -136,7 +136,7 @@ def test_enable_204(vault):
     assert run(ENABLE)["changed"] is True
 
 
-@pytest.mark.parametrize("name", ["status_secondary", "status_secondary_troubled", "status_demoted", "status_secondary_syncing"])
+@pytest.mark.parametrize("name", ["status_secondary", "status_secondary_troubled", "status_demoted"])
 @pytest.mark.parametrize("check_mode", [True, False])
 def test_enable_never_wipes_a_secondary_twice(vault, name, check_mode):
     status(vault, name)
@@ -157,6 +157,14 @@ def test_enable_while_bootstrapping_waits_without_enabling_again(vault):
     status(vault, "status_bootstrapping", "status_secondary")
     result = run(ENABLE)
     assert result["changed"] is False and result["status"]["healthy"] and writes(vault) == []
+
+
+def test_enable_again_while_initial_sync_runs_waits_without_warning(vault, module_warnings):
+    """An earlier run's wait timed out during a long initial sync: no enable, just wait."""
+    status(vault, "status_secondary_syncing", "status_secondary_syncing", "status_secondary")
+    result = run(ENABLE)
+    assert result["changed"] is False and result["status"]["healthy"] and result["waited"] > 0
+    assert writes(vault) == [] and not any("wipe" in w for w in module_warnings())
 
 
 def test_enable_second_run_idempotent(vault):
