@@ -115,6 +115,27 @@ def test_enable_two_secondaries(env):
     assert r.status_code == 400 and errors(r) == ["invalid DR operation token"]
 
 
+SECONDARY_ENDPOINTS = ["secondary/promote", "secondary/disable", "secondary/update-primary", "secondary/reindex",
+                       "secondary/operation-token/delete"]
+PRIMARY_ENDPOINTS = ["primary/enable", "primary/demote", "primary/disable", "primary/secondary-token", "primary/revoke-secondary"]
+
+
+def test_endpoints_in_the_wrong_mode(env):
+    a, b, ta = env["a"], env["b"], env["ta"]
+    for ep in SECONDARY_ENDPOINTS:  # on a primary
+        r = a("POST", P + ep, token=ta, json={"dr_operation_token": ta, "token": ""})
+        assert r.status_code == 400 and errors(r) == ["Not a DR secondary."], (ep, r.text)
+    for m in ("GET", "PUT", "DELETE"):
+        r = a(m, P + "secondary/generate-operation-token/attempt", json={} if m == "PUT" else None)
+        assert r.status_code == 400 and errors(r) == ["Not a DR secondary."]
+    for ep in PRIMARY_ENDPOINTS:  # on a secondary, even with the primary's root token
+        r = b("POST", P + ep, token=ta, json={"id": "z"})
+        assert r.status_code == 400 and errors(r) == ["path disabled in replication DR secondary mode"], (ep, r.text)
+    # unauthenticated reads still answer on the secondary
+    assert b("GET", "sys/replication/status").json()["data"]["dr"]["mode"] == "secondary"
+    assert a.dr()["mode"] == "primary" and b.dr()["mode"] == "secondary"
+
+
 def test_kv_write_reaches_both_secondaries_within_10s(env):
     a, b, c, ta = env["a"], env["b"], env["c"], env["ta"]
     t = time.time()
