@@ -77,6 +77,24 @@ def test_grow_lab_and_down_twice(tmp_path):
     assert r.returncode == 0 and not os.path.exists(d)
 
 
+def test_down_then_up_keeps_data_and_dr_state(lab, apis):
+    a, ta = apis["a"], lab.cluster("a").root_token
+    assert a("POST", "sys/mounts/keep", token=ta, json={"type": "kv"}).status_code == 204
+    assert a("PUT", "keep/x", token=ta, json={"v": 1}).status_code == 204
+    assert a("POST", P + "primary/enable", token=ta, json={}).status_code == 200
+    cid = a.dr()["cluster_id"]
+    before = json.load(open(os.path.join(lab.dir, "lab.json")))
+    lab.down()
+    assert all(not v["running"] for v in lab.status().values())
+    t = time.time()
+    lab.up()
+    assert time.time() - t < 15
+    assert json.load(open(os.path.join(lab.dir, "lab.json"))) == before
+    assert a("GET", "keep/x", token=ta).json()["data"] == {"v": 1}
+    assert a.dr()["mode"] == "primary" and a.dr()["cluster_id"] == cid
+    assert a("POST", P + "primary/disable", token=ta, json={}).status_code == 200
+
+
 def test_reset_gives_fresh_clusters(lab, apis):
     a = apis["a"]
     old = {n: lab.cluster(n).root_token for n in "abc"}
