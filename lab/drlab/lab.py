@@ -92,6 +92,12 @@ listener "tcp" {{
 """
 
 
+def _norm_path(path: str) -> str:
+    """Fault paths are matched without the /v1/ prefix: accept "/v1/sys/health", "v1/sys/health" or "sys/health"."""
+    path = (path or "").lstrip("/")
+    return path[3:] if path.startswith("v1/") else path
+
+
 class LabError(RuntimeError):
     pass
 
@@ -380,12 +386,12 @@ class Lab:
 
     def fault(self, name: str, path: str = "*", status: int = 503, count: int = 1, method: str = "", message: str = ""):
         """Answer the next ``count`` requests matching ``path`` (glob, without /v1/; -1 = forever) with ``status``."""
-        return self._control(name, {"action": "fault", "path": path, "status": int(status), "count": int(count), "method": method,
-                                    "message": message})
+        return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "status": int(status), "count": int(count),
+                                    "method": method, "message": message})
 
     def latency(self, name: str, seconds: float, path: str | None = None):
         """Add ``seconds`` of latency to requests (matching ``path`` if given); 0 removes it."""
-        return self._control(name, {"action": "latency", "seconds": float(seconds), "path": path or ""})
+        return self._control(name, {"action": "latency", "seconds": float(seconds), "path": _norm_path(path or "")})
 
     def cut_link(self, a: str, b: str):
         """Cut the replication link between clusters a and b (their APIs stay up)."""

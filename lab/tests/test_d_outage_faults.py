@@ -78,7 +78,7 @@ def test_status_fault_for_next_k_requests(env):
     assert a("GET", "sys/replication/dr/status").status_code == 200  # method filter
     r = a("POST", P + "primary/enable", token=env["ta"], json={})
     assert r.status_code == 412 and errors(r) == ["required index state not present"]
-    lab.fault("a", path="sys/health", status=429, count=1, message="custom text")
+    lab.fault("a", path="/v1/sys/health", status=429, count=1, message="custom text")
     r = a("GET", "sys/health")
     assert r.status_code == 429 and errors(r) == ["custom text"]
     lab.fault("a", path="sys/leader", status=503, count=-1)
