@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,3 +79,70 @@ def vault():
 
 
 BASE_ARGS = {"url": "https://vault.test:8200", "token": "hvs.unit-test-token", "retries": 2, "timeout": 5}
+
+
+@pytest.fixture
+def fake_time(monkeypatch):
+    """A clock that moves only when something sleeps, so waits and retries take no time.
+
+    Returns {"now": seconds, "sleeps": [every sleep asked]}.
+    """
+    import time
+
+    clock = {"now": 1000.0, "sleeps": []}
+
+    def sleep(seconds):
+        clock["sleeps"].append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
+    return clock
+
+
+@pytest.fixture
+def module_warnings(monkeypatch):
+    """The warnings modules record with module.warn(), isolated per test."""
+    from ansible.module_utils.common import warnings as ansible_warnings
+
+    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
+    return ansible_warnings.get_warning_messages
+
+
+STATUS_PATH = "sys/replication/dr/status"
+
+
+def status(vault, *names):
+    """Queue recorded DR status answers (tests/unit/fixtures/<name>.json), one per read."""
+    for name in names:
+        vault.add("GET", vault.base + STATUS_PATH, json=fixture(name))
+
+
+def writes(vault):
+    """The requests that were not reads: what idempotence and check mode are about."""
+    return [c for c in vault.calls if c.request.method != "GET"]
+
+
+@pytest.fixture(scope="session")
+def pgp():
+    """A throwaway key pair in a temporary GNUPGHOME (passphrase protected)."""
+    import gnupg
+
+    home = tempfile.mkdtemp(prefix="vaultops-gpg-")
+    os.chmod(home, 0o700)
+    gpg = gnupg.GPG(gnupghome=home)
+    key = gpg.gen_key(gpg.gen_key_input(key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH",
+                                        subkey_curve="cv25519", name_email="ceremony@vaultops.test",
+                                        passphrase="unit-pass-phrase"))
+    assert key.fingerprint
+    info = {
+        "home": home,
+        "fingerprint": key.fingerprint.lower(),
+        "armor": gpg.export_keys(key.fingerprint),
+        "b64": base64.b64encode(gpg.export_keys(key.fingerprint, armor=False)).decode(),
+        "private_armor": gpg.export_keys(key.fingerprint, secret=True, passphrase="unit-pass-phrase"),
+        "passphrase": "unit-pass-phrase",
+    }
+    yield info
+    subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False, capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -19,24 +18,12 @@ from ansible_collections.vaultops.dr.plugins.module_utils._client import (
 from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure
 from conftest import fixture
 
+pytestmark = pytest.mark.usefixtures("fake_time")
+
 URL = "https://vault.test:8200"
 STATUS = "sys/replication/dr/status"
 SECRET = "hvs.CAESIFwrappedActivationTokenSecretValue0000001"
 OP_TOKEN = "hvb.AAAAAQOperationTokenSecretValue00000002"
-
-
-@pytest.fixture(autouse=True)
-def fake_time(monkeypatch):
-    """A clock that only moves when something sleeps, so waits and retries take no time."""
-    clock = {"now": 1000.0, "sleeps": []}
-
-    def sleep(seconds):
-        clock["sleeps"].append(seconds)
-        clock["now"] += seconds
-
-    monkeypatch.setattr(time, "sleep", sleep)
-    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
-    return clock
 
 
 @pytest.fixture

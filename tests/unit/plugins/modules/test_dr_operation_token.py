@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import responses
+from ceremony_fakes import GENERATION_ERROR_CASES, URL, FakeCeremonyServer, new_shares, stub_generation_error
 from conftest import BASE_ARGS, fixture, run_module
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _token_generation as tg
 from ansible_collections.vaultops.dr.plugins.modules import dr_operation_token as module
 
-_spec = importlib.util.spec_from_file_location(
-    "engine_tests", Path(__file__).resolve().parents[1] / "module_utils" / "test__token_generation.py")
-engine_tests = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(engine_tests)
-FakeCeremonyServer = engine_tests.FakeCeremonyServer
-new_shares = engine_tests.new_shares
-pgp = engine_tests.pgp  # the throwaway GnuPG key pair fixture
-no_sleep = engine_tests.no_sleep
+pytestmark = pytest.mark.usefixtures("fake_time")
 
-URL = engine_tests.URL
+
 STATUS = URL + "/v1/sys/replication/dr/status"
 DELETE = URL + "/v1/sys/replication/dr/secondary/operation-token/delete"
 LOOKUP = URL + "/v1/auth/token/lookup-self"
@@ -133,10 +125,10 @@ def test_wrong_share_fails_at_threshold(vault):
     assert wrong not in json.dumps(result)
 
 
-@pytest.mark.parametrize("stage,status,text,expect", [c for c in engine_tests.GENERATION_ERROR_CASES if "recovery mode" not in c[3]])
+@pytest.mark.parametrize("stage,status,text,expect", [c for c in GENERATION_ERROR_CASES if "recovery mode" not in c[3]])
 def test_generation_errors_fail_clearly(vault, stage, status, text, expect):
     vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
-    engine_tests.stub_generation_error(vault, tg.DR_OPERATION_TOKEN, stage, status, text)
+    stub_generation_error(vault, tg.DR_OPERATION_TOKEN, stage, status, text)
     share = new_shares(1)[0].hex()
     result = run_module(module, args(key_shares=[share]))
     assert result["failed"] and expect in result["msg"] and result["http_status"] == status

@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
 import responses
-from ansible.module_utils.common import warnings as ansible_warnings
 from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.vaultops.dr.plugins.modules import dr_primary
-from conftest import BASE_ARGS, fixture, run_module
+from conftest import BASE_ARGS, fixture, run_module, status, writes
+
+pytestmark = pytest.mark.usefixtures("fake_time")
 
 URL = BASE_ARGS["url"]
 STATUS = "sys/replication/dr/status"
 PRIMARY = "sys/replication/dr/primary/"
-
-
-@pytest.fixture(autouse=True)
-def fake_time(monkeypatch):
-    clock = {"now": 1000.0, "sleeps": []}
-
-    def sleep(seconds):
-        clock["sleeps"].append(seconds)
-        clock["now"] += seconds
-
-    monkeypatch.setattr(time, "sleep", sleep)
-    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
-    return clock
-
-
-@pytest.fixture
-def module_warnings(monkeypatch):
-    """The warnings modules record with module.warn() (Ansible adds them to the result)."""
-    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
-    return ansible_warnings.get_warning_messages
-
-
-def status(vault, *names):
-    for name in names:
-        vault.add(responses.GET, vault.base + STATUS, json=fixture(name))
-
-
-def writes(vault):
-    return [c for c in vault.calls if c.request.method != "GET"]
 
 
 def run(args=None, **kw):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -11,35 +10,15 @@ import responses
 from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.vaultops.dr.plugins.modules import dr_secondary_token
-from conftest import BASE_ARGS, fixture, run_module
+from conftest import BASE_ARGS, fixture, run_module, status, writes
+
+pytestmark = pytest.mark.usefixtures("fake_time")
 
 URL = BASE_ARGS["url"]
 STATUS = "sys/replication/dr/status"
 TOKEN_PATH = "sys/replication/dr/primary/secondary-token"
 REVOKE_PATH = "sys/replication/dr/primary/revoke-secondary"
 ACTIVATION = fixture("secondary_token_wrapped")["wrap_info"]["token"]
-
-
-@pytest.fixture(autouse=True)
-def fake_time(monkeypatch):
-    clock = {"now": 1000.0, "sleeps": []}
-
-    def sleep(seconds):
-        clock["sleeps"].append(seconds)
-        clock["now"] += seconds
-
-    monkeypatch.setattr(time, "sleep", sleep)
-    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
-    return clock
-
-
-def status(vault, *names):
-    for name in names:
-        vault.add(responses.GET, vault.base + STATUS, json=fixture(name))
-
-
-def writes(vault):
-    return [c for c in vault.calls if c.request.method != "GET"]
 
 
 def run(args, **kw):

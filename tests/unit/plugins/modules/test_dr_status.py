@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -11,29 +10,13 @@ import responses
 from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.vaultops.dr.plugins.modules import dr_status
-from conftest import BASE_ARGS, fixture, run_module
+from conftest import BASE_ARGS, fixture, run_module, status
+
+pytestmark = pytest.mark.usefixtures("fake_time")
 
 URL = BASE_ARGS["url"]
 STATUS = "sys/replication/dr/status"
 SUMMARY_KEYS = ("mode", "state", "healthy", "cluster_id", "known_secondaries", "secondaries")
-
-
-@pytest.fixture(autouse=True)
-def fake_time(monkeypatch):
-    clock = {"now": 1000.0, "sleeps": []}
-
-    def sleep(seconds):
-        clock["sleeps"].append(seconds)
-        clock["now"] += seconds
-
-    monkeypatch.setattr(time, "sleep", sleep)
-    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
-    return clock
-
-
-def status(vault, *names):
-    for name in names:
-        vault.add(responses.GET, vault.base + STATUS, json=fixture(name))
 
 
 def run(args=None, **kw):

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
+import pytest
 import responses
+from ceremony_fakes import URL, FakeCeremonyServer, new_shares
 from conftest import BASE_ARGS, fixture, run_module
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _token_generation as tg
 from ansible_collections.vaultops.dr.plugins.modules import recovery_token as module
 
-_spec = importlib.util.spec_from_file_location(
-    "engine_tests_recovery", Path(__file__).resolve().parents[1] / "module_utils" / "test__token_generation.py")
-engine_tests = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(engine_tests)
-FakeCeremonyServer = engine_tests.FakeCeremonyServer
-new_shares = engine_tests.new_shares
-no_sleep = engine_tests.no_sleep
+pytestmark = pytest.mark.usefixtures("fake_time")
 
-URL = engine_tests.URL
+
 ATTEMPT = URL + "/v1/sys/generate-recovery-token/attempt"
 TOKEN = "hvr.CAESIBnMv4kT7yQxW2eRtYuI"
 
