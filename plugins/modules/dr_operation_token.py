@@ -44,6 +44,7 @@ extends_documentation_fragment:
   - vaultops.dr.auth
   - vaultops.dr.attributes
   - vaultops.dr.attributes.STATE_MODULE
+  - vaultops.dr.ceremony
 attributes:
   check_mode:
     details:
@@ -64,47 +65,6 @@ options:
     type: str
     choices: [present, canceled, absent]
     default: present
-  key_shares:
-    description:
-      - Unseal (or recovery) key shares of the B(primary) cluster, hex or base64, as many as this holder has.
-        Fewer than the threshold is fine; the attempt progresses and RV(complete) is false.
-      - Never logged. Keep them in Ansible Vault, a C(vars_prompt), or an AWX survey password field.
-    type: list
-    elements: str
-  otp:
-    description:
-      - A one-time pad to encode the token with, a base62 string of the server's RV(otp_length) (Vault 1.0 and
-        later) or base64 of 16 bytes (older servers, RV(otp_length=0)).
-      - When starting an attempt without O(otp) or O(pgp_key), the module makes an OTP itself and returns it
-        in RV(otp) while the attempt is not complete.
-      - When joining a running attempt (O(nonce)), give the attempt's OTP here so the run that completes it
-        can decode the token; without it that run returns only RV(encoded_token).
-    type: str
-  pgp_key:
-    description:
-      - Encrypt the token to this PGP public key instead of an OTP, as base64 of the binary key
-        (C(gpg --export KEYID | base64 -w0)) or ASCII armour (C(gpg --armor --export KEYID)).
-      - When an attempt is running, a run with the same key joins it even without O(nonce); another key fails.
-    type: str
-  nonce:
-    description:
-      - The nonce of the running attempt to add O(key_shares) to (returned by the run that started it).
-      - Required to add shares to a running attempt started with an OTP. A nonce that is not the running
-        attempt's fails, and the message says which attempt is running.
-      - An empty string counts as no nonce (an AWX survey question left empty).
-      - With O(state=canceled), cancel only when this is the running attempt.
-    type: str
-  gnupg_home:
-    description:
-      - GnuPG home directory holding the private key of O(pgp_key), to decrypt the token on the host that runs
-        the module (needs the python-gnupg library). Checked before any share is sent.
-      - Without it a PGP-encrypted attempt returns RV(encoded_token) and RV(pgp_fingerprint); decrypt with
-        C(echo ENCODED | base64 -d | gpg -dq).
-    type: path
-  pgp_passphrase:
-    description:
-      - Passphrase of the private key in O(gnupg_home).
-    type: str
   dr_operation_token:
     description:
       - The DR operation token to delete, for O(state=absent).
@@ -117,8 +77,6 @@ seealso:
 notes:
   - The server keeps one in-progress slot shared by root, DR operation and recovery token generation.
   - The DR operation token has no TTL. Delete it with O(state=absent) as soon as the operation is done.
-requirements:
-  - python-gnupg (only for O(gnupg_home))
 """
 
 EXAMPLES = r"""

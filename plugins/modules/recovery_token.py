@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - vaultops.dr.auth
   - vaultops.dr.attributes
   - vaultops.dr.attributes.STATE_MODULE
+  - vaultops.dr.ceremony
 attributes:
   check_mode:
     details:
@@ -47,45 +48,12 @@ options:
     type: str
     choices: [present, canceled]
     default: present
-  key_shares:
-    description:
-      - The server's unseal (or recovery) key shares, hex or base64, as many as this holder has.
-      - Never logged.
-    type: list
-    elements: str
-  otp:
-    description:
-      - A one-time pad to encode the token with, a base62 string of the server's RV(otp_length).
-      - When starting without O(otp) or O(pgp_key) the module makes one and returns it in RV(otp) while the
-        attempt is not complete. When joining an attempt by O(nonce), give its OTP here so the completing run
-        can decode the token.
-    type: str
-  pgp_key:
-    description:
-      - Encrypt the token to this PGP public key (base64 of the binary key, or ASCII armour) instead of an OTP.
-    type: str
-  nonce:
-    description:
-      - The nonce of the running attempt to add O(key_shares) to. A nonce that is not the running attempt's fails
-        and the message says which attempt is running.
-      - An empty string counts as no nonce (an AWX survey question left empty).
-    type: str
-  gnupg_home:
-    description:
-      - GnuPG home holding the private key of O(pgp_key), to decrypt the token locally (needs python-gnupg).
-    type: path
-  pgp_passphrase:
-    description:
-      - Passphrase of the private key in O(gnupg_home).
-    type: str
 seealso:
   - module: vaultops.dr.dr_operation_token
   - plugin: vaultops.dr.decode_token
     plugin_type: filter
 notes:
   - The endpoints are unauthenticated; O(token) is not sent.
-requirements:
-  - python-gnupg (only for O(gnupg_home))
 """
 
 EXAMPLES = r"""
