@@ -382,7 +382,7 @@ class Gateway:
             cstate = "transient_failure" if contact.get("error") or hb else "connecting"
         primaries = []
         if addrs:
-            p = {"api_address": sec.get("primary_api_addr", ""), "cluster_address": addrs[0],
+            p = {"api_address": sec.get("primary_api_addr", ""), "cluster_address": contact.get("addr") or addrs[0],
                  "connection_status": "connected" if connected else "disconnected", "clock_skew_ms": "0",
                  "last_heartbeat_duration_ms": "0"}
             if hb:
@@ -391,7 +391,7 @@ class Gateway:
         out = {"mode": "secondary", "state": state, "connection_state": cstate, "cluster_id": st["cluster_id"],
                "known_primary_cluster_addrs": list(addrs), "last_remote_wal": applied,
                "merkle_root": self.merkle(st["cluster_id"], applied), "corrupted_merkle_tree": False,
-               "last_reindex_epoch": "0", "primaries": primaries, "primary_cluster_addr": addrs[0] if addrs else "",
+               "last_reindex_epoch": "0", "primaries": primaries, "primary_cluster_addr": (contact.get("addr") or addrs[0]) if addrs else "",
                "secondary_id": sec.get("secondary_id", ""), "last_start": st.get("last_start", ""),
                "ssct_generation_counter": 0}
         if contact.get("error") and not connected:
@@ -848,22 +848,30 @@ class Gateway:
         addrs = sec.get("primary_cluster_addrs") or []
         if not addrs or not sec.get("secondary_id"):
             return
-        addr = addrs[0]
-        if addr in self.cut_peers:
-            self.primary_contact = {**self.primary_contact, "ok": False, "error": "replication link cut (drlab fault)"}
-            return
         s, _ = self._repl_session(sec)
-        try:
-            r = s.post(addr + "/drlab/repl/heartbeat", json={"api_address": self.cfg["api_addr"], "cluster_address": self.cfg["cluster_addr"],
-                                                             "last_remote_wal": sec.get("applied_index", 0)}, timeout=5)
-        except requests.RequestException as exc:
-            self.primary_contact = {**self.primary_contact, "ok": False, "error": f"connection error: {exc.__class__.__name__}"}
-            return
-        if r.status_code != 200:
-            self.primary_contact = {**self.primary_contact, "ok": False, "error": f"primary refused: {r.status_code} {r.text.strip()[:200]}"}
+        r = None
+        error = ""
+        for addr in addrs:  # known primary cluster addresses, in order; the first that answers wins
+            if addr in self.cut_peers:
+                error = "replication link cut (drlab fault)"
+                continue
+            try:
+                r = s.post(addr + "/drlab/repl/heartbeat", json={"api_address": self.cfg["api_addr"], "cluster_address": self.cfg["cluster_addr"],
+                                                                 "last_remote_wal": sec.get("applied_index", 0)}, timeout=5)
+            except requests.RequestException as exc:
+                r = None
+                error = f"connection error: {exc.__class__.__name__}"
+                continue
+            if r.status_code != 200:
+                error = f"primary refused: {r.status_code} {r.text.strip()[:200]}"
+                r = None
+                continue
+            break
+        if r is None:
+            self.primary_contact = {**self.primary_contact, "ok": False, "error": error}
             return
         info = r.json()
-        self.primary_contact = {"ok": True, "last_heartbeat": time.time(), "index": info.get("index", 0), "error": ""}
+        self.primary_contact = {"ok": True, "last_heartbeat": time.time(), "index": info.get("index", 0), "error": "", "addr": addr}
         if info.get("cluster_id") != self.state["cluster_id"]:
             self.primary_contact = {**self.primary_contact, "ok": False, "error": "primary cluster id changed; the secondary needs a wipe"}
             return

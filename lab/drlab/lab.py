@@ -358,8 +358,12 @@ class Lab:
     def _control(self, name: str, body: dict, timeout: float = 120) -> dict:
         self._check(name)
         c = self._cluster_cfg(name)
-        r = requests.post(c["api_addr"] + "/drlab/control", json=body, headers={"X-Drlab-Secret": self._config()["secret"]},
-                          verify=c["ca_cert"], timeout=timeout)
+        try:
+            r = requests.post(c["api_addr"] + "/drlab/control", json=body, headers={"X-Drlab-Secret": self._config()["secret"]},
+                              verify=c["ca_cert"], timeout=timeout)
+        except requests.RequestException as exc:
+            raise LabError(f"{name}: the gateway does not answer ({exc.__class__.__name__}); is the cluster stopped? "
+                           f"(`drlab start {name}`)") from exc
         if r.status_code != 200:
             raise LabError(f"{name}: control {body.get('action')} failed: {r.status_code} {r.text}")
         return r.json()

@@ -246,9 +246,12 @@ def test_batch_token_is_accepted(env):
     env["batch"] = batch
     wait_for(lambda: healthy_secondary(b, a) and healthy_secondary(env["c"], a), 15, what="policy replicated")
     # accepted for update-primary (update_primary_addrs, same primary), refused for disable (no capability)
+    a_addr = env["lab"].cluster("a").cluster_addr
     r = b("POST", P + "secondary/update-primary", json={"dr_operation_token": batch,
-                                                      "update_primary_addrs": [env["lab"].cluster("a").cluster_addr]})
+                                                      "update_primary_addrs": ["https://127.0.0.1:9", a_addr]})
     assert r.status_code == 204, r.text
+    assert b.dr()["known_primary_cluster_addrs"] == ["https://127.0.0.1:9", a_addr]
+    wait_for(lambda: healthy_secondary(b, a) and b.dr()["primaries"][0]["cluster_address"] == a_addr, 10, what="b on the 2nd address")
     r = b("POST", P + "secondary/disable", json={"dr_operation_token": batch})
     assert r.status_code == 400 and errors(r) == ["invalid DR operation token"]
     r = b("POST", P + "secondary/update-primary", json={"dr_operation_token": batch, "token": "x", "update_primary_addrs": ["y"]})
