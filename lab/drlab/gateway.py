@@ -1030,6 +1030,8 @@ class Gateway:
             status = int(body["status"])
             msg = body.get("message") or {412: "required index state not present", 503: "Vault is temporarily unavailable (drlab fault)",
                                           429: "too many requests (drlab fault)"}.get(status, f"drlab injected fault {status}")
+            if int(body.get("count", 1)) == 0:
+                return {"ok": True}
             with self.lock:
                 self.faults.append({"path": body.get("path") or "*", "status": status, "count": int(body.get("count", 1)),
                                     "method": body.get("method") or "", "message": msg})
