@@ -741,15 +741,24 @@ class Gateway:
         if not tok:
             raise ApiError(400, OP_TOKEN_MISSING)
         h = sha256(tok)
-        with self.lock:
-            if h not in self.state.get("op_tokens", []):
-                raise ApiError(400, OP_TOKEN_INVALID)
-            self.state["op_tokens"].remove(h)
-            self.save()
-        try:  # also revoke it in OpenBao if it still exists there (until the next restore it does)
-            self.bao.req("POST", "auth/token/revoke", token=self.state["service_token"], json_body={"token": tok})
-        except requests.RequestException:
-            pass
+        with self.bao_lock:
+            with self.lock:
+                remembered = h in self.state.get("op_tokens", [])
+            if not remembered:
+                # any other token with update on this path is accepted, and revoked as an OpenBao token
+                self.check_op_token(tok, "sys/replication/dr/secondary/operation-token/delete")
+                r = self.bao.req("POST", "auth/token/revoke", token=self.state["service_token"], json_body={"token": tok})
+                if r.status_code >= 400:
+                    errs = r.json().get("errors", []) if r.headers.get("Content-Type", "").startswith("application/json") else []
+                    raise ApiError(400, *(errs or [f"unable to revoke the token: {r.status_code}"]))
+                return 204, None
+            with self.lock:
+                self.state["op_tokens"].remove(h)
+                self.save()
+            try:  # also revoke it in OpenBao if it still exists there (until the next restore it does)
+                self.bao.req("POST", "auth/token/revoke", token=self.state["service_token"], json_body={"token": tok})
+            except requests.RequestException:
+                pass
         return 204, None
 
     # generate-operation-token: OpenBao's own generate-root underneath

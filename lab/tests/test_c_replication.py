@@ -256,6 +256,8 @@ def test_batch_token_is_accepted(env):
     assert r.status_code == 400 and errors(r) == ["invalid DR operation token"]
     r = b("POST", P + "secondary/update-primary", json={"dr_operation_token": batch, "token": "x", "update_primary_addrs": ["y"]})
     assert r.status_code == 400
+    r = b("POST", P + "secondary/operation-token/delete", json={"dr_operation_token": batch})  # no capability on delete
+    assert r.status_code == 400 and errors(r) == ["invalid DR operation token"]
 
 
 def test_revoked_secondary_is_cut_off(env):
