@@ -1233,6 +1233,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if not token and auth.lower().startswith("bearer "):
             token = auth[7:].strip()
+        if vpath == "sys/health":
+            self.health(gw, parts.query)
+            return
+        if vpath.startswith("sys/replication/"):
+            self.replication(gw, method, vpath, token, self.params(body, parts.query), body)
+            return
+        if vpath.startswith("sys/raw"):
+            # sys/raw is only served in recovery mode (as in Vault with raw_storage_endpoint off)
+            raise ApiError(404, "unsupported path")
+        if gw.state["mode"] == "secondary" and vpath not in SECONDARY_ALLOWED:
+            raise ApiError(400, PATH_DISABLED)
+        if vpath in ("sys/wrapping/unwrap", "sys/wrapping/lookup"):
+            try:
+                params = self.params(body, parts.query)
+            except ApiError:
+                params = None
+            if params is not None:
+                self.unwrap_translate(gw, vpath, method, params, body)
+                return
+        self.passthrough(gw, body)
+
+    @staticmethod
+    def params(body: bytes, query: str) -> dict:
+        """Request parameters of the endpoints the gateway answers itself: JSON body, else the query string."""
         params = {}
         if body:
             try:
@@ -1241,23 +1265,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(400, "failed to parse JSON input") from exc
             if not isinstance(params, dict):
                 params = {}
-        if not params and parts.query:
-            params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        if vpath == "sys/health":
-            self.health(gw, parts.query)
-            return
-        if vpath.startswith("sys/replication/"):
-            self.replication(gw, method, vpath, token, params, body)
-            return
-        if vpath.startswith("sys/raw"):
-            # sys/raw is only served in recovery mode (as in Vault with raw_storage_endpoint off)
-            raise ApiError(404, "unsupported path")
-        if gw.state["mode"] == "secondary" and vpath not in SECONDARY_ALLOWED:
-            raise ApiError(400, PATH_DISABLED)
-        if vpath in ("sys/wrapping/unwrap", "sys/wrapping/lookup"):
-            self.unwrap_translate(gw, vpath, method, params, body)
-            return
-        self.passthrough(gw, body)
+        if not params and query:
+            params = {k: v[-1] for k, v in parse_qs(query).items()}
+        return params
 
     def unwrap_translate(self, gw: Gateway, vpath: str, method: str, params: dict, body: bytes):
         """Activation tokens are JWTs whose ``jti`` is a real OpenBao wrapping token."""
