@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import string
@@ -102,6 +103,25 @@ class LabError(RuntimeError):
     pass
 
 
+def _in_parallel(fn, names):
+    """Run fn(name) for every cluster at once; raise one LabError naming each that failed."""
+    errors = {}
+
+    def run(name):
+        try:
+            fn(name)
+        except Exception as exc:  # noqa: BLE001 - reported below, per cluster
+            errors[name] = str(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise LabError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
 class Lab:
     """A local DR lab in one directory (``$DRLAB_DIR`` or ``./.drlab`` by default)."""
 
@@ -159,14 +179,7 @@ class Lab:
                 busy = [p for p in busy if not port_free(p)]
             if busy:
                 raise LabError(f"cluster {name}: port(s) {busy} on 127.0.0.1 are in use (another lab? use --base-port)")
-        errors = {}
-        threads = [threading.Thread(target=self._start_one, args=(name, timeout, errors)) for name in to_start]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise LabError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        _in_parallel(lambda name: self._start_one(name, timeout), to_start)
         return self._write_outputs()
 
     def _prepare(self, name, i, base, ca_cert, ca_key, bao_binary):
@@ -194,12 +207,9 @@ class Lab:
         except OSError:
             return False
 
-    def _start_one(self, name: str, timeout: float, errors: dict):
-        try:
-            self._spawn(name)
-            self._wait_ready(name, timeout)
-        except Exception as exc:  # noqa: BLE001
-            errors[name] = str(exc)
+    def _start_one(self, name: str, timeout: float):
+        self._spawn(name)
+        self._wait_ready(name, timeout)
 
     def _spawn(self, name: str):
         cdir = os.path.join(self.dir, name)
@@ -292,15 +302,8 @@ class Lab:
 
     def down(self, purge: bool = False):
         """Stop every process of the lab (safe to call twice). ``purge`` also deletes the lab directory."""
-        names = self.names()
-        threads = [threading.Thread(target=self._stop_one, args=(n,)) for n in names]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        _in_parallel(self._stop_one, self.names())
         if purge and os.path.isdir(self.dir):
-            import shutil
-
             shutil.rmtree(self.dir)
 
     def stop(self, name: str):
@@ -311,10 +314,7 @@ class Lab:
     def start(self, name: str, timeout: float = 90):
         self._check(name)
         if not self._gateway_alive(name):
-            errors = {}
-            self._start_one(name, timeout, errors)
-            if errors:
-                raise LabError(errors[name])
+            _in_parallel(lambda n: self._start_one(n, timeout), [name])
         self._write_outputs()
 
     def _check(self, name: str):
@@ -414,32 +414,20 @@ class Lab:
     def reset(self, timeout: float = 120) -> dict:
         """Put every cluster back to a fresh state: DR disabled, data wiped, new keys/root token, unsealed."""
         names = self.names()
-        errors = {}
 
         def one(n):
-            try:
-                if self._gateway_alive(n):
-                    self._control(n, {"action": "reset"}, timeout=timeout)
-                else:
-                    for f in ("init.json", "dr_state.json"):
-                        try:
-                            os.unlink(os.path.join(self.dir, n, f))
-                        except FileNotFoundError:
-                            pass
-                    raft = os.path.join(self.dir, n, "raft")
-                    import shutil
+            if self._gateway_alive(n):
+                self._control(n, {"action": "reset"}, timeout=timeout)
+                return
+            for f in ("init.json", "dr_state.json"):
+                try:
+                    os.unlink(os.path.join(self.dir, n, f))
+                except FileNotFoundError:
+                    pass
+            raft = os.path.join(self.dir, n, "raft")
+            shutil.rmtree(raft, ignore_errors=True)
+            os.makedirs(raft, exist_ok=True)
+            self._start_one(n, timeout)
 
-                    shutil.rmtree(raft, ignore_errors=True)
-                    os.makedirs(raft, exist_ok=True)
-                    self._start_one(n, timeout, errors)
-            except Exception as exc:  # noqa: BLE001
-                errors[n] = str(exc)
-
-        threads = [threading.Thread(target=one, args=(n,)) for n in names]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise LabError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        _in_parallel(one, names)
         return self._write_outputs()
