@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lab_api import lab_vars
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -63,11 +64,6 @@ def fresh_lab(lab):
     """The session lab put back to clean clusters (DR disabled, own keys) for one test module."""
     lab.reset()
     return lab
-
-
-def lab_vars(the_lab):
-    """lab.json as the playbooks see it (`lab.clusters.a.root_token`, `lab.ca_cert`, ...)."""
-    return json.loads((Path(the_lab.dir) / "lab.json").read_text())
 
 
 class PlaybookRunner:

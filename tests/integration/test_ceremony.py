@@ -11,50 +11,10 @@ import base64
 import json
 import secrets
 import subprocess
-import time
 
 import pytest
-import requests
+from lab_api import OP_ATTEMPT, Api, issue_activation_token, wait_for
 
-OP_ATTEMPT = "sys/replication/dr/secondary/generate-operation-token/attempt"
-
-
-class Api:
-    """Plain HTTP against one lab cluster."""
-
-    def __init__(self, cluster):
-        self.c = cluster
-        self.s = requests.Session()
-        self.s.verify = cluster.ca_cert
-        self.s.trust_env = False
-
-    def __call__(self, method, path, token=None, **kw):
-        headers = {"X-Vault-Token": token} if token else {}
-        return self.s.request(method, "%s/v1/%s" % (self.c.api_addr, path), headers=headers, timeout=60, **kw)
-
-    def dr(self):
-        resp = self("GET", "sys/replication/dr/status")
-        assert resp.status_code == 200, resp.text
-        return resp.json()["data"]
-
-    def attempt(self, path=OP_ATTEMPT, token=None):
-        resp = self("GET", path, token=token)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def delete_op_token(self, op_token):
-        return self("POST", "sys/replication/dr/secondary/operation-token/delete", json={"dr_operation_token": op_token})
-
-
-def wait_for(fn, timeout=120, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError("timed out waiting for %s; last: %r" % (what, last))
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +22,7 @@ def pair(fresh_lab):
     """a: DR primary; b: its DR secondary, streaming."""
     a, b = fresh_lab.cluster("a"), fresh_lab.cluster("b")
     api_a, api_b = Api(a), Api(b)
-    resp = api_a("POST", "sys/replication/dr/primary/enable", token=a.root_token, json={})
-    assert resp.status_code in (200, 204), resp.text
-    resp = api_a("POST", "sys/replication/dr/primary/secondary-token", token=a.root_token, json={"id": "b"})
-    assert resp.status_code == 200, resp.text
-    activation = resp.json()["wrap_info"]["token"]
+    activation = issue_activation_token(a, "b")
     resp = api_b("POST", "sys/replication/dr/secondary/enable", token=b.root_token,
                  json={"token": activation, "ca_file": a.ca_cert})
     assert resp.status_code in (200, 204), resp.text

@@ -7,24 +7,13 @@ import secrets
 import string
 import subprocess
 
-import requests
+from lab_api import issue_activation_token
 
 ALPHABET = string.ascii_letters + string.digits
 
 
 def _rand(n):
     return "".join(secrets.choice(ALPHABET) for _ in range(n))
-
-
-def _activation_token(cluster):
-    """Enable the primary and issue a wrapped activation token with plain HTTP."""
-    headers = {"X-Vault-Token": cluster.root_token}
-    requests.post(cluster.api_addr + "/v1/sys/replication/dr/primary/enable", headers=headers,
-                  json={}, verify=cluster.ca_cert, timeout=30).raise_for_status()
-    resp = requests.post(cluster.api_addr + "/v1/sys/replication/dr/primary/secondary-token", headers=headers,
-                         json={"id": "b"}, verify=cluster.ca_cert, timeout=30)
-    resp.raise_for_status()
-    return resp.json()["wrap_info"]["token"]
 
 
 def _pgp_public_key(tmp_path):
@@ -39,7 +28,7 @@ def _pgp_public_key(tmp_path):
 def test_no_secret_in_vvvv_output(fresh_lab, playbook, tmp_path):
     a, b = fresh_lab.cluster("a"), fresh_lab.cluster("b")
     values = {
-        "activation_token": _activation_token(a),
+        "activation_token": issue_activation_token(a, "b"),
         "user_otp": _rand(26),  # OpenBao's root-token OTP length
         "fake_op_token": "s." + _rand(24),
         "fake_activation_token": "s." + _rand(24),

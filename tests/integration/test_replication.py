@@ -8,19 +8,14 @@ tokens come from drlab's own ceremony, done here with plain requests (the XOR de
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import string
-from pathlib import Path
 
 import requests
+from lab_api import lab_vars
 
 BASE62 = string.ascii_letters + string.digits
 GEN = "/v1/sys/replication/dr/secondary/generate-operation-token/"
-
-
-def lab_json(lab):
-    return json.loads((Path(lab.dir) / "lab.json").read_text())
 
 
 def dr_operation_token(info, cluster, key_holder):
@@ -69,7 +64,7 @@ def assert_no_secret(proc, values):
 
 
 def test_setup_failover_reattach_and_disable(fresh_lab, playbook):
-    info = lab_json(fresh_lab)
+    info = lab_vars(fresh_lab)
     sentinel = "sentinel-" + secrets.token_hex(8)
 
     # Set up a -> b, with a sentinel secret written on a.
