@@ -42,10 +42,6 @@ class Authenticator:
         client.token_source = self.token
         return client
 
-    @property
-    def has_token(self):
-        return bool(self._token)
-
     def token(self, required=True):
         """Return a token; log in first when the method needs it and `required` is set."""
         if self._token or not required:

@@ -341,12 +341,6 @@ def revoke_secondary(client, secondary_id):
                  lambda s: secondary_id not in s["known_secondaries"])
 
 
-def generate_public_key(client):
-    """The secondary's public key for the public-key activation flow (unauthenticated)."""
-    resp = client.write(SECONDARY + "generate-public-key", data={}, auth="none")
-    return resp.data.get("secondary_public_key")
-
-
 def enable_secondary(client, activation_token, primary_api_addr=None, ca_file=None, ca_path=None):
     """Secondary enable WIPES the cluster: called only on a cluster whose mode is disabled."""
     body = _drop_empty({"token": activation_token, "primary_api_addr": primary_api_addr,

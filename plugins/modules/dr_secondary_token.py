@@ -111,6 +111,22 @@ EXAMPLES = r"""
   register: dc2_token
   no_log: true
 
+- name: Public-key flow - the secondary makes a key pair (unauthenticated, on the secondary)
+  ansible.builtin.uri:
+    url: https://vault-b.example.com:8200/v1/sys/replication/dr/secondary/generate-public-key
+    method: POST
+    ca_path: /etc/vault/ca.pem
+  register: dc2_key
+
+- name: Public-key flow - issue a token encrypted for that key (not wrapped)
+  vaultops.dr.dr_secondary_token:
+    url: https://vault-a.example.com:8200
+    token: "{{ vault_admin_token }}"
+    id: dc2
+    secondary_public_key: "{{ dc2_key.json.data.secondary_public_key }}"
+  register: dc2_token
+  no_log: true
+
 - name: Revoke secondary dc3
   vaultops.dr.dr_secondary_token:
     url: https://vault-a.example.com:8200

