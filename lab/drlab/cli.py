@@ -1,4 +1,4 @@
-"""Command line: ``drlab up|status|down|stop|start|recovery|fault|reset|env``."""
+"""Command line: ``drlab up|status|down|stop|start|recovery|fault|op-token-auth|reset|env``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ def main(argv=None) -> int:
     p = add("up", help="start (or complete) the lab; idempotent")
     p.add_argument("--clusters", type=int, default=None, help="number of clusters, 1..5 (a, b, ...)")
     p.add_argument("--base-port", type=int, default=None, help="first port (default 18200); cluster i uses P+10*i ..")
+    p.add_argument("--require-token-for-op-generation", action=argparse.BooleanOptionalAction, default=None,
+                   help="emulate Vault 2.x: generate-operation-token wants a Vault token (kept in the lab config; "
+                        "default: unchanged, off for a new lab)")
     add("status", help="show every cluster's state (JSON)")
     p = add("down", help="stop every process of the lab (data stays unless --purge)")
     p.add_argument("--purge", action="store_true", help="also delete the lab directory")
@@ -44,6 +47,8 @@ def main(argv=None) -> int:
     p.add_argument("--cut-link", metavar="OTHER", help="cut the replication link between NAME and OTHER")
     p.add_argument("--restore-link", metavar="OTHER", help="restore the replication link between NAME and OTHER")
     p.add_argument("--clear", action="store_true", help="remove every fault, latency and cut link on NAME")
+    p = add("op-token-auth", help="lab-wide: does generate-operation-token want a Vault token (Vault 2.x) or not (pre-2.0)")
+    p.add_argument("mode", nargs="?", choices=("required", "optional"), help="set it (without: print the current setting)")
     add("reset", help="wipe every cluster back to a fresh, initialised, unsealed state with DR disabled")
     p = add("env", help="print shell exports (VAULT_ADDR, VAULT_CACERT, VAULT_TOKEN) for a cluster")
     p.add_argument("name")
@@ -60,7 +65,7 @@ def main(argv=None) -> int:
 def _run(lab: Lab, args) -> int:
     if args.cmd == "up":
         t = time.time()
-        info = lab.up(clusters=args.clusters, base_port=args.base_port)
+        info = lab.up(clusters=args.clusters, base_port=args.base_port, op_generation_requires_token=args.require_token_for_op_generation)
         for name, c in info["clusters"].items():
             print(f"{name}: {c['api_addr']} (cluster {c['cluster_addr']})")
         print(f"lab.json: {lab.json_path}\ninventory: {lab.dir}/inventory.yml\nready in {time.time() - t:.1f}s")
@@ -74,6 +79,10 @@ def _run(lab: Lab, args) -> int:
         lab.start(args.name)
     elif args.cmd == "recovery":
         lab.recovery(args.name, on=not args.off)
+    elif args.cmd == "op-token-auth":
+        if args.mode:
+            lab.set_op_generation_requires_token(args.mode == "required")
+        print("required" if lab.op_generation_requires_token() else "optional")
     elif args.cmd == "reset":
         lab.reset()
     elif args.cmd == "env":

@@ -103,6 +103,8 @@ class Gateway:
             raise SystemExit(f"no cluster.json for {name} in {self.dir}")
         lab_cfg = read_json(os.path.join(self.dir, "lab-config.json"), {})
         self.secret = lab_cfg.get("secret", "")
+        # Vault 2.x (and 1.19.17): generate-operation-token wants a Vault token; off = the older unauthenticated endpoints
+        self.op_generation_requires_token = bool(lab_cfg.get("op_generation_requires_token", False))
         self.ca = self.cfg["ca_cert"]
         self.bao = Bao(self.cfg["bao_addr"], self.ca)
         self.state_path = os.path.join(self.cdir, "dr_state.json")
@@ -782,13 +784,25 @@ class Gateway:
                     self.state.setdefault("op_tokens", []).append(sha256(entry["id"]))
                     self.save()
 
+    def check_op_gen_token(self, token):
+        """generate-operation-token: a Vault token, when sent, must be valid on this cluster's OpenBao (on a DR
+        secondary that is the primary's token store, so the primary's root token passes); one is required only
+        when the lab emulates Vault 2.x (``op_generation_requires_token``), as Vault answers an authenticated path."""
+        if not token:
+            if self.op_generation_requires_token:
+                raise ApiError(403, "permission denied")
+            return
+        with self.bao_lock:  # an in-flight snapshot restore (which swaps the token store) finishes first
+            r = self.bao.req("GET", "auth/token/lookup-self", token=token)
+        if r.status_code >= 500:
+            raise ApiError(503, f"unable to check the Vault token now (OpenBao answered {r.status_code}); retry")
+        if r.status_code != 200:
+            raise ApiError(403, "permission denied")
+
     def op_gen_attempt(self, method, token, params, raw_body):
         with self.lock:
             self._require_secondary()
-        if token:
-            r = self.bao.req("GET", "auth/token/lookup-self", token=token)
-            if r.status_code != 200:
-                raise ApiError(403, "permission denied")
+        self.check_op_gen_token(token)
         if method == "GET":
             r = self.bao.req("GET", "sys/generate-root/attempt")
             return r.status_code, r.content
@@ -805,10 +819,7 @@ class Gateway:
     def op_gen_update(self, token, params, raw_body):
         with self.lock:
             self._require_secondary()
-        if token:
-            r = self.bao.req("GET", "auth/token/lookup-self", token=token)
-            if r.status_code != 200:
-                raise ApiError(403, "permission denied")
+        self.check_op_gen_token(token)
         with self.bao_lock:
             before = getattr(self, "gen_before", None)
             if before is None:
@@ -1034,7 +1045,8 @@ class Gateway:
                 pass
             return {"running": True, "recovery": self.recovery, "sealed": sealed, "dr_mode": self.state["mode"],
                     "dr": self.dr_status() if not self.recovery else None, "faults": self.faults, "latency": self.latency,
-                    "cut_links": sorted(self.cut_peers), "unseal_keys_b64": self.state["unseal_keys_b64"]}
+                    "cut_links": sorted(self.cut_peers), "unseal_keys_b64": self.state["unseal_keys_b64"],
+                    "op_generation_requires_token": self.op_generation_requires_token}
         if action == "fault":
             status = int(body["status"])
             msg = body.get("message") or {412: "required index state not present", 503: "Vault is temporarily unavailable (drlab fault)",
@@ -1051,6 +1063,9 @@ class Gateway:
                 if float(body.get("seconds", 0)) > 0:
                     self.latency.append({"seconds": float(body["seconds"]), "path": body.get("path") or ""})
             return {"ok": True}
+        if action == "op_token_auth":
+            self.op_generation_requires_token = bool(body.get("required"))
+            return {"ok": True, "op_generation_requires_token": self.op_generation_requires_token}
         if action == "cut":
             self.cut_peers.add(body["peer"])
             return {"ok": True}

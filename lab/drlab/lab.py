@@ -145,8 +145,13 @@ class Lab:
         return read_json(os.path.join(self.dir, name, "cluster.json"), {}) or {}
 
     # ------------------------------------------------------------ up / down
-    def up(self, clusters: int | None = None, base_port: int | None = None, timeout: float = 90) -> dict:
-        """Start (or complete) the lab; idempotent. Returns the lab.json content."""
+    def up(self, clusters: int | None = None, base_port: int | None = None, timeout: float = 90,
+           op_generation_requires_token: bool | None = None) -> dict:
+        """Start (or complete) the lab; idempotent. Returns the lab.json content.
+
+        ``op_generation_requires_token``: emulate Vault 2.x, whose generate-operation-token endpoints want a Vault
+        token (see `set_op_generation_requires_token`); None keeps the lab's setting (off for a new lab).
+        """
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o700)
         cfg = self._config()
@@ -162,6 +167,8 @@ class Lab:
             if name not in names:
                 names.append(name)
         cfg.update({"base_port": base, "clusters": names, "secret": cfg.get("secret") or secrets.token_hex(24)})
+        if op_generation_requires_token is not None:
+            cfg["op_generation_requires_token"] = bool(op_generation_requires_token)
         if "bao_binary" not in cfg or not os.path.exists(cfg["bao_binary"]):
             cfg["bao_binary"] = find_bao()
         atomic_write_json(self.config_path, cfg)
@@ -180,6 +187,8 @@ class Lab:
             if busy:
                 raise LabError(f"cluster {name}: port(s) {busy} on 127.0.0.1 are in use (another lab? use --base-port)")
         _in_parallel(lambda name: self._start_one(name, timeout), to_start)
+        if op_generation_requires_token is not None:  # gateways already running read the config at their start
+            self._push_op_generation_setting([name for name in names if name not in to_start])
         return self._write_outputs()
 
     def _prepare(self, name, i, base, ca_cert, ca_key, bao_binary):
@@ -378,7 +387,7 @@ class Lab:
                     st = self._control(name, {"action": "status"}, timeout=10)
                     entry.update({"running": True, "sealed": st["sealed"], "dr_mode": st["dr_mode"], "recovery": st["recovery"],
                                   "dr": st.get("dr"), "faults": st.get("faults"), "latency": st.get("latency"),
-                                  "cut_links": st.get("cut_links")})
+                                  "cut_links": st.get("cut_links"), "op_generation_requires_token": st.get("op_generation_requires_token")})
                 except (requests.RequestException, LabError) as exc:
                     entry["error"] = str(exc)
             out[name] = entry
@@ -392,6 +401,26 @@ class Lab:
         """Answer the next ``count`` requests matching ``path`` (glob, without /v1/; -1 = forever) with ``status``."""
         return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "status": int(status), "count": int(count),
                                     "method": method, "message": message})
+
+    def op_generation_requires_token(self) -> bool:
+        """Whether the lab emulates Vault 2.x on generate-operation-token (a Vault token required)."""
+        return bool(self._config().get("op_generation_requires_token", False))
+
+    def set_op_generation_requires_token(self, on: bool = True):
+        """Emulate Vault 2.x (``on``): the DR secondaries' generate-operation-token endpoints (attempt GET/PUT/DELETE,
+        update) answer 403 without a valid Vault token; off = pre-2.0, no token needed. Lab-wide: kept in the lab
+        config (survives stop/start, applies to clusters added later) and pushed to every running gateway."""
+        cfg = self._config()
+        if not cfg:
+            raise LabError(f"no lab in {self.dir}; run `drlab up` first")
+        cfg["op_generation_requires_token"] = bool(on)
+        atomic_write_json(self.config_path, cfg)
+        self._push_op_generation_setting(self.names())
+
+    def _push_op_generation_setting(self, names):
+        on = self.op_generation_requires_token()
+        running = [n for n in names if self._gateway_alive(n)]
+        _in_parallel(lambda n: self._control(n, {"action": "op_token_auth", "required": on}, timeout=30), running)
 
     def latency(self, name: str, seconds: float, path: str | None = None):
         """Add ``seconds`` of latency to requests (matching ``path`` if given); 0 removes it."""

@@ -12,15 +12,15 @@ import pytest
 from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, wait_for
 
 
-def ceremony(api, keys, otp=None, pgp_key=None):
+def ceremony(api, keys, otp=None, pgp_key=None, token=None):
     body = {"pgp_key": pgp_key} if pgp_key else ({"otp": otp} if otp else {})
-    r = api("PUT", P + "secondary/generate-operation-token/attempt", json=body)
+    r = api("PUT", P + "secondary/generate-operation-token/attempt", token=token, json=body)
     assert r.status_code == 200, r.text
     start = r.json()
     nonce = start["nonce"]
     last = None
     for k in keys:
-        last = api("PUT", P + "secondary/generate-operation-token/update", json={"key": k, "nonce": nonce})
+        last = api("PUT", P + "secondary/generate-operation-token/update", token=token, json={"key": k, "nonce": nonce})
         if last.status_code != 200:
             return start, last
     return start, last
@@ -232,6 +232,44 @@ def test_op_token_pgp_ceremony(env, tmp_path):
     r = c("POST", P + "secondary/reindex", json={"dr_operation_token": plain})
     assert r.status_code == 400 and errors(r) == ["invalid DR operation token"]
     assert c("POST", P + "secondary/operation-token/delete", json={}).status_code == 400
+
+
+def test_op_token_vault2_requires_a_vault_token(env):
+    """drlab's Vault 2.x emulation: generate-operation-token refuses requests without a valid Vault token;
+    the DR secondary accepts the primary's root token (it holds the primary's token store)."""
+    lab, b, ta = env["lab"], env["b"], env["ta"]
+    attempt, update = P + "secondary/generate-operation-token/attempt", P + "secondary/generate-operation-token/update"
+    lab.set_op_generation_requires_token(True)
+    try:
+        assert lab.op_generation_requires_token() and lab.status()["b"]["op_generation_requires_token"] is True
+        for m in ("GET", "PUT", "POST", "DELETE"):
+            r = b(m, attempt, json={} if m in ("PUT", "POST") else None)
+            assert r.status_code == 403 and errors(r) == ["permission denied"], (m, r.text)
+            assert b(m, attempt, token="s.nope", json={} if m in ("PUT", "POST") else None).status_code == 403
+        r = b("PUT", update, json={"key": env["keys_a"][0], "nonce": "x"})
+        assert r.status_code == 403 and errors(r) == ["permission denied"]
+        r = b("GET", attempt, token=ta)
+        assert r.status_code == 200 and r.json()["started"] is False
+        # a 3-share OTP ceremony with the primary's root token; a share sent without it is refused and not counted
+        r = b("PUT", attempt, token=ta, json={})
+        assert r.status_code == 200, r.text
+        start = r.json()
+        r = b("PUT", update, json={"key": env["keys_a"][0], "nonce": start["nonce"]})
+        assert r.status_code == 403
+        assert b("GET", attempt, token=ta).json()["progress"] == 0
+        assert b("DELETE", attempt, token=ta).status_code == 204
+        start, last = ceremony(b, env["keys_a"][:3], token=ta)
+        assert last.status_code == 200 and last.json()["complete"], last.text
+        tok = decode_otp(last.json()["encoded_token"], start["otp"])
+        assert tok.startswith("s.")
+        # the cluster accepts it as a DR operation token (deleting it proves it), then no longer
+        assert b("POST", P + "secondary/operation-token/delete", json={"dr_operation_token": tok}).status_code == 204
+        assert b("POST", P + "secondary/operation-token/delete", json={"dr_operation_token": tok}).status_code == 400
+    finally:
+        lab.set_op_generation_requires_token(False)
+    assert not lab.op_generation_requires_token() and lab.status()["b"]["op_generation_requires_token"] is False
+    r = b("GET", attempt)  # pre-2.0 again: no token needed
+    assert r.status_code == 200 and r.json()["started"] is False
 
 
 def test_batch_token_is_accepted(env):

@@ -58,11 +58,20 @@ def test_grow_lab_and_down_twice(tmp_path):
     d = str(tmp_path / "small")
     small = Lab(d)
     try:
-        small.up(clusters=1, base_port=BASE_PORT + 100)
+        small.up(clusters=1, base_port=BASE_PORT + 100, op_generation_requires_token=True)
         assert sorted(small.info()["clusters"]) == ["a"]
         root_a = small.cluster("a").root_token
         small.up(clusters=2)
         assert sorted(small.info()["clusters"]) == ["a", "b"]
+        # the Vault 2.x op-token setting is lab-wide: a cluster added later starts with it; the CLI flips it live
+        assert [small.status()[n]["op_generation_requires_token"] for n in "ab"] == [True, True]
+        r = drlab(d, "op-token-auth", "optional")
+        assert r.returncode == 0 and r.stdout.strip() == "optional", r.stderr
+        assert [small.status()[n]["op_generation_requires_token"] for n in "ab"] == [False, False]
+        r = drlab(d, "up", "--require-token-for-op-generation")
+        assert r.returncode == 0, r.stderr
+        assert drlab(d, "op-token-auth").stdout.strip() == "required"
+        assert [small.status()[n]["op_generation_requires_token"] for n in "ab"] == [True, True]
         assert small.cluster("a").root_token == root_a
         c = small.cluster("b")
         assert c.api_addr == f"https://127.0.0.1:{BASE_PORT + 110}"
