@@ -186,6 +186,26 @@ def test_cancel(pair, run):
     assert again["changed"] is False
 
 
+def test_vault2_token_required(pair, run):
+    """drlab emulating Vault 2.x: generate-operation-token wants a Vault token (the primary's root token)."""
+    the_lab, a, api_b = pair["lab"], pair["a"], pair["api_b"]
+    the_lab.set_op_generation_requires_token(True)
+    try:
+        assert api_b("GET", OP_ATTEMPT).status_code == 403  # the lab really refuses a request without a token
+        _, proc = run("op_token.yml", expect_fail=True, shares=a.unseal_keys_b64[:3])
+        assert "permission denied" in proc.output and "HTTP 403" in proc.output
+        assert "require a Vault token" in proc.output and "set token" in proc.output
+        assert not api_b.attempt(token=a.root_token)["started"]
+        result, proc = run("op_token.yml", shares=a.unseal_keys_b64[2:5], vault_token=a.root_token)
+        assert result["changed"] and result["complete"] and result["progress"] == 3 and result["required"] == 3
+        assert result["token"] and result["token"] not in proc.output
+        assert not api_b.attempt(token=a.root_token)["started"]
+        assert api_b.delete_op_token(result["token"]).status_code in (200, 204)
+    finally:
+        the_lab.set_op_generation_requires_token(False)
+    assert no_attempt_running(api_b)  # pre-2.0 again: no token needed
+
+
 def test_promote_with_the_token_then_delete_it(pair, run):
     a, api_b = pair["a"], pair["api_b"]
     result, _ = run("op_token.yml", shares=a.unseal_keys_hex[2:5])
