@@ -245,6 +245,12 @@ def wait_for(read_fn, predicate, timeout, interval=2, what="the asked state", wh
         sleep(max(0.0, min(interval, deadline - now)))
 
 
+def wait_for_status(module, reached, what):
+    """wait_for() on the module's cluster, with its `wait_timeout`: until `reached(summary)`."""
+    return wait_for(lambda: read_status(module.client), reached, module.params["wait_timeout"],
+                    what=what, where=module.params["url"])
+
+
 # -- DR API calls ----------------------------------------------------------------------------
 class ConfirmedByStatus(VaultResponse):
     """Stands for the answer of a state-changing POST that was lost but whose effect the

@@ -215,9 +215,7 @@ def run(module):
         dr.report_lost_answers(module, resp)
     # Wait after a change, or when an earlier run left the cluster on its way there.
     if p["wait"] and (act or not DONE[state](before)):
-        result["status"], result["waited"] = dr.wait_for(
-            lambda: dr.read_status(module.client), DONE[state], p["wait_timeout"],
-            what=WHAT[state], where=url)
+        result["status"], result["waited"] = dr.wait_for_status(module, DONE[state], WHAT[state])
     elif act:
         result["status"] = dr.read_status(module.client)
     return result

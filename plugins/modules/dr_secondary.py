@@ -351,8 +351,7 @@ def run(module):
     # for: it would never get healthy by itself.
     on_its_way = (state == "enabled" and dr.is_syncing(before)) or (state == "promoted" and not reached(before))
     if p["wait"] and (act or on_its_way):
-        result["status"], result["waited"] = dr.wait_for(
-            lambda: dr.read_status(module.client), reached, p["wait_timeout"], what=WHAT[state], where=url)
+        result["status"], result["waited"] = dr.wait_for_status(module, reached, WHAT[state])
     elif act:
         result["status"] = dr.read_status(module.client)
     return result

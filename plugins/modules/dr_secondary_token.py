@@ -235,9 +235,8 @@ def run(module):
         raise dr.fail_for("dr_secondary_token", asked, url, err, hint) from None
     # An issued token in hand proves the issue; only a revocation is worth waiting for.
     if p["wait"] and revoke and not issue:
-        result["status"], _waited = dr.wait_for(
-            lambda: dr.read_status(module.client), lambda s: sid not in s["known_secondaries"],
-            p["wait_timeout"], what="id %s to be gone from known_secondaries" % sid, where=url)
+        result["status"], _waited = dr.wait_for_status(
+            module, lambda s: sid not in s["known_secondaries"], "id %s to be gone from known_secondaries" % sid)
     else:
         result["status"] = dr.read_status(module.client)
     return result
