@@ -138,19 +138,22 @@ class VaultClient:
     def read(self, path, params=None, auth="required"):
         return self.request("GET", path, params=params, auth=auth)
 
-    def write(self, path, data=None, auth="required", method="POST", wrap_ttl=None, token=None):
-        return self.request(method, path, data=data, auth=auth, wrap_ttl=wrap_ttl, token=token)
+    def write(self, path, data=None, auth="required", method="POST", wrap_ttl=None, token=None, retries=None):
+        return self.request(method, path, data=data, auth=auth, wrap_ttl=wrap_ttl, token=token, retries=retries)
 
     def delete(self, path, auth="required", token=None):
         return self.request("DELETE", path, auth=auth, token=token)
 
     # -- the one place requests are sent ----------------------------------------------
-    def request(self, method, path, data=None, params=None, auth="required", wrap_ttl=None, token=None):
+    def request(self, method, path, data=None, params=None, auth="required", wrap_ttl=None, token=None,
+                retries=None):
         """Send one request; return a VaultResponse or raise VaultError.
 
         auth: "required" (a token must be sent), "optional" (sent when one is at hand
         without logging in), "none" (never sent: unauthenticated endpoints).
         token: send this token instead (e.g. a DR operation token used as a Vault token).
+        retries: this request's retry budget instead of the client's (0 for a request that must
+        never be sent twice, even after an answer that says it was refused).
         """
         method = method.upper()
         path = path.lstrip("/")
@@ -163,6 +166,7 @@ class VaultClient:
         if wrap_ttl:
             headers["X-Vault-Wrap-TTL"] = str(wrap_ttl)
         is_read = method in READ_METHODS
+        budget = self.retries if retries is None else max(0, int(retries))
         if not is_read:
             self.write_count += 1
         attempt = 0
@@ -180,13 +184,13 @@ class VaultClient:
             except requests.exceptions.RequestException as exc:
                 never_sent = _never_sent(exc)
                 reason = self._reason(exc)
-                if (is_read or never_sent) and attempt <= self.retries and not isinstance(exc, requests.exceptions.SSLError):
+                if (is_read or never_sent) and attempt <= budget and not isinstance(exc, requests.exceptions.SSLError):
                     self._sleep(attempt)
                     continue
                 if never_sent or is_read:
                     raise VaultConnectionError(method, path, url=self.url, reason=reason) from None
                 raise VaultAnswerLost(method, path, url=self.url, reason=reason) from None
-            if resp.status_code in TRANSIENT_STATUSES and attempt <= self.retries:
+            if resp.status_code in TRANSIENT_STATUSES and attempt <= budget:
                 self._sleep(attempt)
                 continue
             return self._parse(method, path, resp)

@@ -706,11 +706,7 @@ class Ceremony:
     def _send_once(self, path, body):
         """PUT without the client's retries: even a 412/429/503 is not sent again, since a proxy
         may answer so after the server has counted the share."""
-        retries, self.client.retries = self.client.retries, 0
-        try:
-            return self.client.write(path, data=body, auth=self.family.auth, method="PUT")
-        finally:
-            self.client.retries = retries
+        return self.client.write(path, data=body, auth=self.family.auth, method="PUT", retries=0)
 
     def _after_lost_answer(self, err, doing, attempt, counts, changed):
         """A share's answer was lost. Never send it again: read the attempt and decide."""

@@ -155,6 +155,18 @@ def test_error_without_body(vault):
 
 
 # -- retries ---------------------------------------------------------------------------------
+def test_per_request_budget_of_zero_sends_once_and_leaves_the_client_default(vault):
+    vault.add(responses.PUT, vault.base + "sys/once", status=503, json=fixture("error_503"))
+    vault.add(responses.PUT, vault.base + "sys/twice", status=503, json=fixture("error_503"))
+    c = make(retries=2)
+    with pytest.raises(VaultError) as err:
+        c.write("sys/once", data={}, method="PUT", retries=0)
+    assert err.value.status == 503 and len(vault.calls) == 1
+    with pytest.raises(VaultError):
+        c.write("sys/twice", data={}, method="PUT")
+    assert len(vault.calls) == 1 + 3 and c.retries == 2
+
+
 @pytest.mark.parametrize("status", [412, 429, 503])
 def test_transient_status_then_success_for_reads_and_writes(vault, status, sleeps):
     for method in (responses.GET, responses.POST):
