@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab_api import lab_vars
+from lab_api import lab_vars, write_token_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -72,18 +72,32 @@ class PlaybookRunner:
         self.tmp_dir = Path(tmp_dir)
         self.runs = 0
 
-    def __call__(self, playbook, expect_fail=False, verbosity=0, env=None, **extra_vars):
+    def __call__(self, playbook, expect_fail=False, verbosity=0, env=None, tokens=False, check=False,
+                 args=(), **extra_vars):
+        """Run `playbook` (a path under tests/integration, or a collection playbook such as
+        `vaultops.dr.failover`) against the lab's inventory.
+
+        `tokens`: False adds no token inventory; None gives each host its own root token (a first
+        set-up); a cluster name gives every host that cluster's root token (after set-up from it).
+        """
         self.runs += 1
         vars_file = self.tmp_dir / ("vars-%d.json" % self.runs)
         payload = {"lab": lab_vars(self.lab)}
         payload.update(extra_vars)
         vars_file.write_text(json.dumps(payload))
         os.chmod(vars_file, 0o600)
-        path = Path(playbook)
-        if not path.is_absolute():
-            path = HERE / path
-        cmd = [str(BIN / "ansible-playbook"), "-i", str(Path(self.lab.dir) / "inventory.yml"),
-               "-e", "@%s" % vars_file, str(path)]
+        if playbook.startswith("vaultops.dr."):
+            target = playbook
+        else:
+            path = Path(playbook)
+            target = str(path if path.is_absolute() else HERE / path)
+        cmd = [str(BIN / "ansible-playbook"), "-i", str(Path(self.lab.dir) / "inventory.yml")]
+        if tokens is not False:
+            cmd += ["-i", write_token_inventory(self.lab, self.tmp_dir / ("tokens-%d.json" % self.runs), tokens)]
+        cmd += ["-e", "@%s" % vars_file, target]
+        if check:
+            cmd += ["--check", "--diff"]
+        cmd += list(args)
         if verbosity:
             cmd.append("-" + "v" * verbosity)
         run_env = dict(os.environ)
@@ -102,9 +116,9 @@ class PlaybookRunner:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=str(ROOT), timeout=900)
         proc.output = proc.stdout + proc.stderr
         if expect_fail:
-            assert proc.returncode != 0, "playbook %s was expected to fail:\n%s" % (path.name, proc.output[-6000:])
+            assert proc.returncode != 0, "playbook %s was expected to fail:\n%s" % (playbook, proc.output[-6000:])
         else:
-            assert proc.returncode == 0, "playbook %s failed (rc=%s):\n%s" % (path.name, proc.returncode, proc.output[-8000:])
+            assert proc.returncode == 0, "playbook %s failed (rc=%s):\n%s" % (playbook, proc.returncode, proc.output[-8000:])
         return proc
 
 

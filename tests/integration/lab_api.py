@@ -4,12 +4,27 @@ never through the modules under test."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import requests
 
 OP_ATTEMPT = "sys/replication/dr/secondary/generate-operation-token/attempt"
+
+
+def write_token_inventory(the_lab, path, origin=None):
+    """An inventory that gives each lab host its `vault_token` (0600), beside drlab's own inventory.
+
+    `origin=None`: each cluster's own root token (what a first set-up needs). `origin="a"`: cluster a's
+    root token on every host: once the DR set was built from a, every cluster serves a's token store,
+    through failovers and failbacks alike.
+    """
+    info = lab_vars(the_lab)
+    hosts = {name: {"vault_token": info["clusters"][origin or name]["root_token"]} for name in info["clusters"]}
+    Path(path).write_text(json.dumps({"vault_clusters": {"hosts": hosts}}))
+    os.chmod(path, 0o600)
+    return str(path)
 
 
 def lab_vars(the_lab):
