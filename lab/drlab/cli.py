@@ -1,4 +1,4 @@
-"""Command line: ``drlab up|status|down|stop|start|recovery|fault|op-token-auth|reset|env``."""
+"""Command line: ``drlab up|status|down|stop|start|recovery|fault|version|requests|op-token-auth|reset|env``."""
 
 from __future__ import annotations
 
@@ -43,10 +43,22 @@ def main(argv=None) -> int:
     p.add_argument("--count", type=int, default=1, help="how many requests (default 1; -1 = until cleared)")
     p.add_argument("--method", default="", help="only this HTTP method")
     p.add_argument("--message", default="", help="error text to answer with")
-    p.add_argument("--latency", type=float, help="add this many seconds of latency (0 removes it); with --path only there")
+    p.add_argument("--latency", "--hang", dest="latency", type=float,
+                   help="add this many seconds of latency before the request is processed (0 removes it); with --path only there")
+    p.add_argument("--drop-answer", action="store_true",
+                   help="process the next --count matching requests, then close the connection without any HTTP response")
     p.add_argument("--cut-link", metavar="OTHER", help="cut the replication link between NAME and OTHER")
     p.add_argument("--restore-link", metavar="OTHER", help="restore the replication link between NAME and OTHER")
     p.add_argument("--clear", action="store_true", help="remove every fault, latency and cut link on NAME")
+    p = add("version", help="print the version a cluster reports in sys/seal-status and sys/health, or set it")
+    p.add_argument("name")
+    p.add_argument("version", nargs="?", help="version to report (e.g. 1.15.0)")
+    p.add_argument("--clear", action="store_true", help="report OpenBao's own version again")
+    p = add("requests", help="print the request log of a cluster's API address (JSON)")
+    p.add_argument("name", nargs="?", help="cluster (default: every running cluster)")
+    p.add_argument("--since", type=float, default=None, help="only requests at or after this time.time() value")
+    p.add_argument("--writes", action="store_true", help="only state-changing requests (POST, PUT, DELETE, PATCH)")
+    p.add_argument("--clear", action="store_true", help="clear the log instead")
     p = add("op-token-auth", help="lab-wide: does generate-operation-token want a Vault token (Vault 2.x) or not (pre-2.0)")
     p.add_argument("mode", nargs="?", choices=("required", "optional"), help="set it (without: print the current setting)")
     add("reset", help="wipe every cluster back to a fresh, initialised, unsealed state with DR disabled")
@@ -79,6 +91,21 @@ def _run(lab: Lab, args) -> int:
         lab.start(args.name)
     elif args.cmd == "recovery":
         lab.recovery(args.name, on=not args.off)
+    elif args.cmd == "version":
+        if args.clear:
+            lab.set_version(args.name, None)
+        elif args.version:
+            lab.set_version(args.name, args.version)
+        print(lab.version(args.name))
+    elif args.cmd == "requests":
+        if args.clear:
+            lab.clear_requests(args.name)
+        elif args.writes:
+            print(json.dumps(lab.writes(args.name, since=args.since), indent=2))
+        else:
+            names = [args.name] if args.name else [n for n, st in lab.status().items() if st["running"]]
+            out = sorted((e for n in names for e in lab.requests(n, since=args.since)), key=lambda e: e["time"])
+            print(json.dumps(out, indent=2))
     elif args.cmd == "op-token-auth":
         if args.mode:
             lab.set_op_generation_requires_token(args.mode == "required")
@@ -102,11 +129,14 @@ def _run(lab: Lab, args) -> int:
         if args.latency is not None:
             lab.latency(args.name, args.latency, path=args.path)
             did = True
-        if args.status is not None:
+        if args.drop_answer:
+            lab.fault(args.name, path=args.path or "*", count=args.count, method=args.method, drop_answer=True)
+            did = True
+        elif args.status is not None:
             lab.fault(args.name, path=args.path or "*", status=args.status, count=args.count, method=args.method, message=args.message)
             did = True
         if not did:
-            print("drlab fault: give --status, --latency, --cut-link, --restore-link or --clear", file=sys.stderr)
+            print("drlab fault: give --status, --drop-answer, --latency, --cut-link, --restore-link or --clear", file=sys.stderr)
             return 2
     return 0
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import collections
+import io
 import fnmatch
 import hashlib
 import http.server
@@ -17,6 +19,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import socketserver
 import ssl
 import subprocess
@@ -67,6 +70,7 @@ SECONDARY_ALLOWED = {"sys/health", "sys/seal-status", "sys/leader", "sys/init", 
 HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                "transfer-encoding", "upgrade", "host", "content-length"}
 ACTIVATION_PK_PREFIX = "drlabpk."
+REQUEST_LOG_SIZE = 5000
 
 
 class ApiError(Exception):
@@ -124,6 +128,9 @@ class Gateway:
         with open(self.cfg["tls_key"], "rb") as fh:
             self.sign_key = serialization.load_pem_private_key(fh.read(), password=None)
         self.servers = []
+        self.request_log: collections.deque = collections.deque(maxlen=REQUEST_LOG_SIZE)
+        self.log_lock = threading.Lock()
+        self.real_version = ""
 
     # ------------------------------------------------------------------ state
     @staticmethod
@@ -141,6 +148,7 @@ class Gateway:
             "unseal_keys_hex": [],
             "service_token": "",
             "last_start": "",
+            "reported_version": "",
         }
 
     def save(self):
@@ -155,6 +163,7 @@ class Gateway:
         return cmd
 
     def start_bao(self, recovery: bool = False):
+        self.real_version = ""
         log = open(os.path.join(self.cdir, "bao-recovery.log" if recovery else "bao.log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(self._bao_cmd(recovery), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # noqa: S603
         log.close()
@@ -259,6 +268,8 @@ class Gateway:
             self.faults.clear()
             self.latency.clear()
             self.cut_peers.clear()
+            with self.log_lock:
+                self.request_log.clear()
             self.bootstrap_bao()
 
     def set_recovery(self, on: bool):
@@ -1012,6 +1023,39 @@ class Gateway:
             return {"unseal_keys_b64": self.state["unseal_keys_b64"], "unseal_keys_hex": self.state["unseal_keys_hex"],
                     "service_token": self.state["service_token"], "cluster_id": self.state["cluster_id"]}
 
+    # ------------------------------------------------------ reported version, request log
+    def bao_version(self) -> str:
+        """OpenBao's own version (asked once per OpenBao start; '' while it does not answer)."""
+        if not self.real_version and not self.recovery:
+            try:
+                self.real_version = str(self.bao.req("GET", "sys/seal-status", timeout=3).json().get("version") or "")
+            except (requests.RequestException, ValueError):
+                pass
+        return self.real_version
+
+    def version_override(self) -> str:
+        with self.lock:
+            return self.state.get("reported_version") or ""
+
+    def reported_version(self) -> str:
+        return self.version_override() or self.bao_version()
+
+    def set_reported_version(self, version: str):
+        with self.lock:
+            self.state["reported_version"] = version or ""
+            self.save()
+
+    def log_request(self, entry: dict):
+        with self.log_lock:
+            self.request_log.append(entry)
+
+    def requests_since(self, since) -> list:
+        with self.log_lock:
+            entries = list(self.request_log)
+        if since is not None:
+            entries = [e for e in entries if e["time"] >= float(since)]
+        return [dict(e) for e in entries]
+
     # ------------------------------------------------------ faults
     def take_fault(self, method: str, vpath: str):
         with self.lock:
@@ -1046,7 +1090,29 @@ class Gateway:
             return {"running": True, "recovery": self.recovery, "sealed": sealed, "dr_mode": self.state["mode"],
                     "dr": self.dr_status() if not self.recovery else None, "faults": self.faults, "latency": self.latency,
                     "cut_links": sorted(self.cut_peers), "unseal_keys_b64": self.state["unseal_keys_b64"],
-                    "op_generation_requires_token": self.op_generation_requires_token}
+                    "op_generation_requires_token": self.op_generation_requires_token,
+                    "version": self.reported_version(), "real_version": self.bao_version(),
+                    "version_override": self.state.get("reported_version") or ""}
+        if action == "version":
+            if body.get("clear"):
+                self.set_reported_version("")
+            elif body.get("version"):
+                self.set_reported_version(str(body["version"]))
+            return {"ok": True, "version": self.reported_version(), "real_version": self.bao_version(),
+                    "version_override": self.state.get("reported_version") or ""}
+        if action == "requests":
+            return {"ok": True, "requests": self.requests_since(body.get("since"))}
+        if action == "clear_requests":
+            with self.log_lock:
+                self.request_log.clear()
+            return {"ok": True}
+        if action == "fault" and body.get("drop_answer"):
+            if int(body.get("count", 1)) == 0:
+                return {"ok": True}
+            with self.lock:
+                self.faults.append({"path": body.get("path") or "*", "drop_answer": True, "count": int(body.get("count", 1)),
+                                    "method": body.get("method") or ""})
+            return {"ok": True}
         if action == "fault":
             status = int(body["status"])
             msg = body.get("message") or {412: "required index state not present", 503: "Vault is temporarily unavailable (drlab fault)",
@@ -1110,6 +1176,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet; keep errors only
         return
+
+    def send_response(self, code, message=None):
+        self.answered_status = code
+        super().send_response(code, message)
 
     def setup(self):
         try:
@@ -1190,7 +1260,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def dispatch(self):
         gw: Gateway = self.server.gw
+        t0 = time.time()
+        self.answered_status = None
+        self.drop_answer = False
         body = self._body()
+        try:
+            self._dispatch(gw, body)
+        finally:
+            if self.server.kind == "api" and not self.path.startswith("/drlab/"):
+                parts = urlsplit(self.path)
+                vpath = parts.path[4:] if parts.path.startswith("/v1/") else parts.path.lstrip("/")
+                gw.log_request({"method": self.command, "path": vpath, "query": parts.query, "status": self.answered_status,
+                                "time": t0, "duration": round(time.time() - t0, 3), "answered": not self.drop_answer})
+            if self.drop_answer:
+                # the request was processed; the client gets no HTTP response at all, only a closed connection
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _dispatch(self, gw, body: bytes):
         try:
             if self.server.kind == "cluster":
                 self.cluster_dispatch(gw, body)
@@ -1238,7 +1328,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if delay > 0:
             time.sleep(delay)
         fault = gw.take_fault(method, vpath)
-        if fault:
+        if fault and fault.get("drop_answer"):
+            self.drop_answer = True
+            self.wfile = io.BytesIO()  # process fully, discard the answer (see dispatch)
+        elif fault:
             self.send_errors(fault["status"], [fault["message"]])
             return
         if not path.startswith("/v1/") or gw.recovery:
@@ -1250,6 +1343,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             token = auth[7:].strip()
         if vpath == "sys/health":
             self.health(gw, parts.query)
+            return
+        if vpath == "sys/seal-status" and method in ("GET", "HEAD") and gw.version_override():
+            self.seal_status(gw, parts.query)
             return
         if vpath.startswith("sys/replication/"):
             self.replication(gw, method, vpath, token, self.params(body, parts.query), body)
@@ -1333,6 +1429,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_raw(r.status_code, r.content, list(r.headers.items()))
             return
         mode = gw.health_mode()
+        if isinstance(data, dict) and "version" in data and gw.version_override():
+            data["version"] = gw.version_override()
         data["replication_dr_mode"] = mode
         data["replication_performance_mode"] = "disabled"
         status = r.status_code
@@ -1340,6 +1438,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if gw.state["mode"] == "secondary" and status not in (501, 503):
             status = int(q.get("drsecondarycode", 472))
         self.send_raw(status, json.dumps(data).encode() + b"\n")
+
+    def seal_status(self, gw: Gateway, query: str):
+        """OpenBao's answer, with ``version`` replaced by the reported version when one is set."""
+        r = gw.bao.session.get(gw.bao.addr + "/v1/sys/seal-status" + (f"?{query}" if query else ""), timeout=10)
+        try:
+            data = r.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and "version" in data:
+            data["version"] = gw.version_override() or data["version"]
+            self.send_raw(r.status_code, json.dumps(data).encode() + b"\n")
+            return
+        self.send_raw(r.status_code, r.content, [(k, v) for k, v in r.headers.items() if k.lower() not in ("content-encoding",)])
 
     def replication(self, gw: Gateway, method: str, vpath: str, token: str, params: dict, body: bytes):
         sub = vpath[len("sys/replication/"):]

@@ -22,6 +22,8 @@ from .util import atomic_write_json, atomic_write_text, find_bao, read_json
 DEFAULT_BASE_PORT = 18200
 MAX_CLUSTERS = 5
 NAMES = string.ascii_lowercase[:MAX_CLUSTERS]
+# state-changing HTTP methods (LIST, and GET with ?list=true, are reads)
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
 @dataclass
@@ -387,7 +389,9 @@ class Lab:
                     st = self._control(name, {"action": "status"}, timeout=10)
                     entry.update({"running": True, "sealed": st["sealed"], "dr_mode": st["dr_mode"], "recovery": st["recovery"],
                                   "dr": st.get("dr"), "faults": st.get("faults"), "latency": st.get("latency"),
-                                  "cut_links": st.get("cut_links"), "op_generation_requires_token": st.get("op_generation_requires_token")})
+                                  "cut_links": st.get("cut_links"), "op_generation_requires_token": st.get("op_generation_requires_token"),
+                                  "version": st.get("version"), "real_version": st.get("real_version"),
+                                  "version_override": st.get("version_override")})
                 except (requests.RequestException, LabError) as exc:
                     entry["error"] = str(exc)
             out[name] = entry
@@ -397,10 +401,70 @@ class Lab:
         """Restart the cluster's OpenBao in recovery mode (``on=False``: back to normal, unsealed)."""
         return self._control(name, {"action": "recovery", "on": bool(on)})
 
-    def fault(self, name: str, path: str = "*", status: int = 503, count: int = 1, method: str = "", message: str = ""):
-        """Answer the next ``count`` requests matching ``path`` (glob, without /v1/; -1 = forever) with ``status``."""
+    def fault(self, name: str, path: str = "*", status: int = 503, count: int = 1, method: str = "", message: str = "",
+              drop_answer: bool = False):
+        """Answer the next ``count`` requests matching ``path`` (glob, without /v1/; -1 = forever) with ``status``.
+
+        ``drop_answer``: instead, process each matching request fully (the DR operation or OpenBao's work takes
+        effect) and then close the client's connection without sending any HTTP response (a lost answer).
+        """
+        if drop_answer:
+            return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "drop_answer": True,
+                                        "count": int(count), "method": method})
         return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "status": int(status), "count": int(count),
                                     "method": method, "message": message})
+
+    # ------------------------------------------------------------ reported version
+    def set_version(self, name: str, version: str | None):
+        """Report ``version`` (e.g. "1.15.0") in ``sys/seal-status`` and ``sys/health`` of cluster ``name``;
+        None or "" goes back to OpenBao's own version. Kept in the cluster's dr_state.json (survives stop/start;
+        ``reset`` clears it). Works on a stopped cluster too."""
+        self._check(name)
+        if self._gateway_alive(name):
+            body = {"action": "version", "version": version} if version else {"action": "version", "clear": True}
+            return self._control(name, body)
+        path = os.path.join(self.dir, name, "dr_state.json")
+        state = read_json(path)
+        if not state:
+            raise LabError(f"{name}: not running and no DR state on disk yet; start it first")
+        state["reported_version"] = version or ""
+        atomic_write_json(path, state)
+        return {"ok": True, "version_override": version or ""}
+
+    def version(self, name: str) -> str:
+        """The version cluster ``name`` reports (the override, else OpenBao's own)."""
+        self._check(name)
+        if self._gateway_alive(name):
+            return str(self._control(name, {"action": "version"}, timeout=10)["version"])
+        override = (read_json(os.path.join(self.dir, name, "dr_state.json"), {}) or {}).get("reported_version") or ""
+        if not override:
+            raise LabError(f"{name}: not running (its OpenBao version is only known while it runs)")
+        return override
+
+    # ------------------------------------------------------------ request log
+    def requests(self, name: str, since: float | None = None) -> list:
+        """Requests clients sent to cluster ``name``'s API address (oldest first, the last 5000, in the gateway's
+        memory): dicts with ``method``, ``path`` (without /v1/), ``query``, ``status`` (HTTP status answered; for a
+        dropped answer the one that would have been sent), ``answered`` (False for a drop_answer fault), ``time``
+        (time.time() at arrival), ``duration``, ``cluster``. ``since``: only entries with time >= since.
+        Not logged: the control channel and the replication traffic on the cluster address."""
+        out = self._control(name, {"action": "requests", "since": since}, timeout=30)["requests"]
+        for e in out:
+            e["cluster"] = name
+        return out
+
+    def writes(self, name: str | None = None, since: float | None = None) -> list:
+        """The state-changing requests (POST, PUT, DELETE, PATCH; a GET, even ?list=true, or LIST is never one)
+        of cluster ``name``, or of every running cluster (one list, by time) when ``name`` is None."""
+        names = [name] if name else [n for n in self.names() if self._gateway_alive(n)]
+        out = [e for n in names for e in self.requests(n, since) if e["method"].upper() in WRITE_METHODS]
+        return sorted(out, key=lambda e: e["time"])
+
+    def clear_requests(self, name: str | None = None):
+        """Forget the request log of cluster ``name`` (every running cluster when None)."""
+        names = [name] if name else [n for n in self.names() if self._gateway_alive(n)]
+        for n in names:
+            self._control(n, {"action": "clear_requests"}, timeout=30)
 
     def op_generation_requires_token(self) -> bool:
         """Whether the lab emulates Vault 2.x on generate-operation-token (a Vault token required)."""

@@ -35,7 +35,8 @@ class Api:
         h = dict(headers or {})
         if token:
             h["X-Vault-Token"] = token
-        return self.s.request(method, f"{self.c.api_addr}/v1/{path}", json=json, headers=h, timeout=60, **kw)
+        kw.setdefault("timeout", 60)
+        return self.s.request(method, f"{self.c.api_addr}/v1/{path}", json=json, headers=h, **kw)
 
     def dr(self) -> dict:
         r = self("GET", "sys/replication/dr/status")
