@@ -20,7 +20,7 @@ VENV_OLDEST := .venv-core2.16
 DEMO_DIR ?= $(abspath .drlab)
 DEMO_BASE_PORT ?= 18200
 
-.PHONY: help venv collection lint sanity units lab-tests integration integration-oldest test demo demo-down clean
+.PHONY: help venv collection lint sanity units lab-tests integration integration-oldest ee test demo demo-down clean
 
 help:
 	@echo "make demo   - start a local drlab, set up DR and show its status"
@@ -68,7 +68,18 @@ integration-oldest: collection $(VENV_OLDEST)/.stamp
 	$(VENV_OLDEST)/bin/ansible-playbook --version
 	$(VENV_OLDEST)/bin/pytest -q -p no:cacheprovider tests/integration
 
-test: lint sanity units lab-tests integration integration-oldest
+# The AWX execution environment: build the collection, write the ansible-builder build context
+# and check it (no container engine here: stop at `create`; see docs/awx.md for the image build).
+EE_DIR := $(BUILD)/ee
+ee: venv
+	rm -rf $(EE_DIR) && mkdir -p $(EE_DIR)/src
+	git ls-files -co --exclude-standard -z | grep -zv '^lab/' | xargs -0 cp --parents -t $(EE_DIR)/src
+	$(BIN)/ansible-galaxy collection build --output-path $(EE_DIR) $(EE_DIR)/src
+	cp $(EE_DIR)/vaultops-dr-*.tar.gz $(EE_DIR)/vaultops-dr.tar.gz
+	$(BIN)/ansible-builder create -f ee/execution-environment.yml -c $(EE_DIR)/context --output-filename Containerfile
+	$(BIN)/python hacking/check_ee_context.py ee/execution-environment.yml $(EE_DIR)/context
+
+test: lint sanity units lab-tests ee integration integration-oldest
 
 demo: collection
 	$(BIN)/drlab up --clusters 2 --dir $(DEMO_DIR) --base-port $(DEMO_BASE_PORT)

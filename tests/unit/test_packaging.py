@@ -38,7 +38,8 @@ def test_artifact_contents(tmp_path):
     runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
     for module in runtime["action_groups"]["dr"]:
         assert "plugins/modules/%s.py" % module in modules
-    leaked = sorted(n for n in names if n.split("/")[0] in ("lab", "tests", "hacking", ".ci", ".venv", ".build", ".drlab")
+    leaked = sorted(n for n in names if n.split("/")[0] in ("lab", "tests", "hacking", ".ci", ".venv", ".build", ".drlab",
+                                                                   "extensions", ".ansible")
                     or n in ("Makefile", "requirements-dev.txt", "ruff.toml"))
     assert not leaked, leaked
 
