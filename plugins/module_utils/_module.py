@@ -117,6 +117,13 @@ class VaultModule(AnsibleModule):
             ))
         return self._client
 
+    def unauthenticated_client(self, url):
+        """A client for another cluster's unauthenticated endpoints (status, seal-status), with this
+        module's TLS, timeout and retry options."""
+        p = self.params
+        return VaultClient(url, ca_cert=p["ca_cert"], validate_certs=p["validate_certs"],
+                           timeout=p["timeout"], retries=p["retries"], namespace=p["namespace"])
+
     @property
     def vault_warnings(self):
         return list(self._client.warnings) if self._client is not None else []

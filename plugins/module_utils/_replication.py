@@ -178,6 +178,35 @@ def follows(summary, primary_cluster_addr):
             and normalise_addr(primary_cluster_addr) in primary_addrs(summary["raw"]))
 
 
+def wal_position(raw):
+    """The WAL index a primary has written (`last_dr_wal` when it sends one, else `last_wal`)."""
+    for key in ("last_dr_wal", "last_wal"):
+        value = as_int(raw.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+def catch_up_lag(primary, secondary):
+    """How many WAL entries `secondary` is behind `primary` (summaries), and whether their merkle
+    roots agree where both show one. Returns (lag or None when either side shows no index, roots_equal)."""
+    primary_wal = wal_position(primary["raw"])
+    received = as_int(secondary["raw"].get("last_remote_wal"))
+    lag = None if primary_wal is None or received is None else max(0, primary_wal - received)
+    roots = (primary["raw"].get("merkle_root"), secondary["raw"].get("merkle_root"))
+    roots_equal = not all(roots) or roots[0] == roots[1]
+    return lag, roots_equal
+
+
+def read_version(client):
+    """The server's version from sys/seal-status (unauthenticated); None when it sends none."""
+    try:
+        version = client.read("sys/seal-status", auth="none").data.get("version")
+    except VaultError:
+        return None
+    return version if isinstance(version, str) and version else None
+
+
 def read_status(client, expect_secondaries=None):
     """GET sys/replication/dr/status (unauthenticated: it also works on DR secondaries)."""
     resp = client.read(STATUS_PATH, auth="none")

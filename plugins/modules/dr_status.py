@@ -51,6 +51,22 @@ options:
       - Seconds between two status reads while waiting.
     type: int
     default: 5
+  catch_up_with:
+    description:
+      - The API address of this DR secondary's primary. The module waits (up to O(wait_timeout)) until this
+        secondary has received the primary's WAL up to O(max_wal_lag) entries - the primary's C(last_dr_wal) when
+        it sends one, else C(last_wal), against this secondary's C(last_remote_wal) - and, with O(max_wal_lag=0),
+        until both show the same C(merkle_root) where both show one.
+      - Fails at once when that cluster is not a DR primary or this one is not a DR secondary.
+      - The primary is read with this module's connection options (O(ca_cert), O(timeout)); no token is sent.
+    type: str
+    version_added: 0.2.0
+  max_wal_lag:
+    description:
+      - With O(catch_up_with), how many WAL entries this secondary may be behind. V(0) means zero data loss.
+    type: int
+    default: 0
+    version_added: 0.2.0
 extends_documentation_fragment:
   - vaultops.dr.connection
   - vaultops.dr.auth
@@ -82,6 +98,13 @@ EXAMPLES = r"""
     url: https://vault-b.example.com:8200
     wait_for_mode: primary
     wait_for_healthy: true
+
+- name: Before a planned failover, wait until dc2 has every WAL entry the primary wrote (zero data loss)
+  vaultops.dr.dr_status:
+    url: https://vault-b.example.com:8200
+    catch_up_with: https://vault-a.example.com:8200
+    max_wal_lag: 0
+    wait_timeout: 120
 
 - name: Stop when the cluster is not a healthy secondary
   ansible.builtin.assert:
@@ -155,6 +178,24 @@ status:
     raw:
       description: The status as Vault answered it.
       type: dict
+version:
+  description: The server's version as C(sys/seal-status) reports it (unauthenticated), when it reports one.
+  returned: success
+  type: str
+  sample: 1.15.2+ent
+  version_added: 0.2.0
+wal_lag:
+  description: With O(catch_up_with), how many WAL entries this secondary is behind its primary.
+  returned: when O(catch_up_with) is set
+  type: int
+  sample: 0
+  version_added: 0.2.0
+primary_wal:
+  description: With O(catch_up_with), the primary's WAL index the secondary was compared with.
+  returned: when O(catch_up_with) is set
+  type: int
+  sample: 223
+  version_added: 0.2.0
 waited:
   description: Seconds spent waiting; V(0) when nothing was waited for.
   returned: success
@@ -169,7 +210,15 @@ vault_warnings:
 """
 
 from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._replication import read_status, wait_for  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._replication import (  # noqa: E402
+    catch_up_lag,
+    describe,
+    read_status,
+    read_version,
+    wait_for,
+    wal_position,
+)
 
 ARGSPEC = dict(
     wait_for_mode=dict(type="str", choices=["primary", "secondary", "disabled"]),
@@ -177,6 +226,8 @@ ARGSPEC = dict(
     expect_secondaries=dict(type="list", elements="str", default=[]),
     wait_timeout=dict(type="int", default=300),
     wait_interval=dict(type="int", default=5),
+    catch_up_with=dict(type="str"),
+    max_wal_lag=dict(type="int", default=0),
 )
 
 
@@ -208,10 +259,49 @@ def run(module):
                                    what=what, where=p["url"])
     else:
         summary = read()
+    result = {}
+    if p["catch_up_with"]:
+        summary, caught_up, more = wait_for_catch_up(module, summary)
+        waited += caught_up
+        result.update(more)
     keys = ("mode", "state", "healthy", "cluster_id", "known_secondaries", "secondaries")
-    result = {key: summary[key] for key in keys}
-    result.update(changed=False, status=summary, waited=waited)
+    result.update({key: summary[key] for key in keys})
+    result.update(changed=False, status=summary, waited=waited, version=read_version(module.client))
     return result
+
+
+def wait_for_catch_up(module, summary):
+    """Wait until this secondary has the WAL of the primary at `catch_up_with` (within max_wal_lag)."""
+    p = module.params
+    primary_client = module.unauthenticated_client(p["catch_up_with"])
+    seen = {}
+
+    def read_pair():
+        primary = read_status(primary_client)
+        if primary["mode"] != "primary":
+            raise ModuleFailure(
+                "catch_up_with %s is not a DR primary (%s): a secondary can only catch up with the primary it "
+                "follows. Point catch_up_with at the active primary's API address." % (p["catch_up_with"], describe(primary)),
+                status=primary)
+        secondary = read_status(module.client)
+        if secondary["mode"] != "secondary":
+            raise ModuleFailure(
+                "%s is not a DR secondary (%s), so it cannot catch up with %s." % (p["url"], describe(secondary), p["catch_up_with"]),
+                status=secondary)
+        lag, roots_equal = catch_up_lag(primary, secondary)
+        seen.update(secondary=secondary, lag=lag, primary_wal=wal_position(primary["raw"]), roots_equal=roots_equal)
+        return secondary
+
+    def caught_up(_secondary):
+        if seen["lag"] is None or seen["lag"] > p["max_wal_lag"]:
+            return False
+        return seen["roots_equal"] or p["max_wal_lag"] > 0
+
+    what = "the secondary to be within %s WAL entries of %s%s" % (
+        p["max_wal_lag"], p["catch_up_with"], " with equal merkle roots" if p["max_wal_lag"] == 0 else "")
+    summary, waited = wait_for(read_pair, caught_up, p["wait_timeout"], max(1, p["wait_interval"]),
+                               what=what, where=p["url"])
+    return summary, waited, {"wal_lag": seen["lag"], "primary_wal": seen["primary_wal"]}
 
 
 def main():
