@@ -1,0 +1,119 @@
+"""The batch_token role (playbook vaultops.dr.batch_token) on a DR set a -> b, c of drlab.
+
+check mode (nothing written) → real run mints a batch token, checked by plain HTTP on the primary
+(auth/token/lookup: batch, orphan, not renewable, the policy; sys/capabilities: update on promote and
+update-primary, read/update on the autopilot state since drlab runs integrated storage) → re-run with that token
+as batch_token_current: changed=0 and no write → with a 1h token below min_ttl: a new one is minted → the role
+pointed at a DR secondary fails before any write → and in a scratch failover (a demoted by plain HTTP) the
+minted token promotes DR secondary b, which proves it is accepted on a DR secondary.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from lab_api import Api, lab_vars, wait_for
+
+POLICY = "vaultops-dr-operation"
+PROMOTE = "sys/replication/dr/secondary/promote"
+UPDATE_PRIMARY = "sys/replication/dr/secondary/update-primary"
+AUTOPILOT = "sys/storage/raft/autopilot/state"
+# POSTs that change nothing: token lookups and capability checks
+READ_ONLY_POSTS = ("auth/token/lookup", "sys/capabilities")
+
+
+def recap(proc):
+    out = {}
+    for host, counts in re.findall(r"^(\w+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
+        out[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+    assert out, proc.output[-3000:]
+    return out
+
+
+def writes(lab, since):
+    return [(w["method"], w["path"]) for w in lab.writes(since=since)
+            if not w["path"].lstrip("/").startswith(READ_ONLY_POSTS)]
+
+
+def run_role(playbook, tmp_path, name, **kw):
+    out = tmp_path / ("%s.json" % name)
+    proc = playbook("targets/batch_token/run_role.yml", tokens="a", out_file=str(out), **kw)
+    return proc, json.loads(out.read_text())
+
+
+def lookup(api, root, token):
+    resp = api("POST", "auth/token/lookup", token=root, json={"token": token})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["data"]
+
+
+def test_batch_token_role(lab, playbook, tmp_path):
+    lab.reset()
+    playbook("vaultops.dr.setup", tokens=None)
+    a, b = lab.cluster("a"), lab.cluster("b")
+    api = Api(a)
+    info = lab_vars(lab)
+
+    # Check mode: the plan, nothing written (no policy on a), no token.
+    since = time.time()
+    proc, result = run_role(playbook, tmp_path, "check", check=True)
+    assert writes(lab, since) == []
+    assert api("GET", "sys/policies/acl/" + POLICY, token=a.root_token).status_code == 404
+    assert "token" not in result and result["minted"] is False
+    assert "would mint a batch DR operation token" in proc.stdout
+
+    # Real run: policy, role and a batch token, on the primary only.
+    since = time.time()
+    proc, result = run_role(playbook, tmp_path, "first")
+    assert result["minted"] is True and result["primary"] == "a"
+    token = result["token"]
+    assert token not in proc.output
+    assert {w[0] for w in writes(lab, since)} <= {"PUT", "POST"} and len(writes(lab, since)) == 3
+    assert all(w["cluster"] == "a" for w in lab.writes(since=since))
+    data = lookup(api, a.root_token, token)
+    assert data["type"] == "batch" and data["orphan"] is True and data["renewable"] is False
+    assert POLICY in data["policies"] and data["ttl"] > 167 * 3600
+    assert result["ttl"] == data["creation_ttl"] == 168 * 3600
+    caps = api("POST", "sys/capabilities", token=a.root_token,
+               json={"token": token, "paths": [PROMOTE, UPDATE_PRIMARY, AUTOPILOT]}).json()["data"]
+    assert caps[PROMOTE] == ["update"] and caps[UPDATE_PRIMARY] == ["update"]
+    assert sorted(caps[AUTOPILOT]) == ["read", "update"]
+    role = api("GET", "auth/token/roles/" + POLICY, token=a.root_token).json()["data"]
+    assert role["token_type"] == "batch" and role["orphan"] is True and role["renewable"] is False
+    assert role["allowed_policies"] == [POLICY]
+
+    # Re-run with the token in use (above min_ttl): changed=0, no write, no new token.
+    since = time.time()
+    for check in (True, False):
+        proc, again = run_role(playbook, tmp_path, "again-%s" % check, check=check, batch_token_current=token)
+        assert all(c["changed"] == 0 for c in recap(proc).values()), recap(proc)
+        assert again["minted"] is False and "token" not in again and again["ttl"] > 167 * 3600
+        assert "kept a batch DR operation token" in proc.stdout and token not in proc.output
+    assert writes(lab, since) == []
+
+    # A current token below min_ttl (1h left): a new one is minted.
+    short = api("POST", "auth/token/create/" + POLICY, token=a.root_token,
+                json={"ttl": "1h", "policies": [POLICY]}).json()["auth"]["client_token"]
+    proc, renewed = run_role(playbook, tmp_path, "short", batch_token_current=short)
+    assert renewed["minted"] is True and renewed["token"] not in (short, token)
+    assert "not above min_ttl 48h" in renewed["reason"]
+    assert lookup(api, a.root_token, renewed["token"])["ttl"] > 167 * 3600
+    assert recap(proc)["a"]["changed"] == 1
+
+    # Pointed at a DR secondary: refused before any write.
+    since = time.time()
+    proc = playbook("vaultops.dr.batch_token", tokens="a", expect_fail=True, batch_token_primary="b")
+    out = " ".join(proc.output.split())
+    assert "the cluster is mode secondary" in out and "Run this against the primary" in out
+    assert writes(lab, since) == []
+
+    # Scratch failover by plain HTTP: demote a, then the batch token promotes DR secondary b.
+    resp = api("POST", "sys/replication/dr/primary/demote", token=a.root_token, json={})
+    assert resp.status_code in (200, 204), resp.text
+    wait_for(lambda: Api(a).dr()["mode"] == "secondary", 60, "a demoted")
+    resp = Api(b)("POST", PROMOTE, json={"dr_operation_token": token, "primary_cluster_addr": b.cluster_addr})
+    assert resp.status_code in (200, 204), resp.text
+    wait_for(lambda: Api(b).dr().get("mode") == "primary" and Api(b).dr().get("state") == "running", 120, "b promoted")
+    assert info["clusters"]["a"]["root_token"] not in proc.output
