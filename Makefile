@@ -20,7 +20,7 @@ VENV_OLDEST := .venv-core2.16
 DEMO_DIR ?= $(abspath .drlab)
 DEMO_BASE_PORT ?= 18200
 
-.PHONY: help venv collection lint sanity units lab-tests integration integration-oldest ee test demo demo-down clean
+.PHONY: help venv collection lint ansible-lint sanity units lab-tests integration integration-oldest ee test demo demo-down clean
 
 help:
 	@echo "make demo   - start a local drlab, set up DR and show its status"
@@ -40,6 +40,10 @@ collection: venv
 
 lint: venv
 	$(BIN)/ruff check plugins tests lab hacking
+
+# ansible-lint's production profile over the roles and playbooks (config: .ansible-lint), offline.
+ansible-lint: collection
+	$(BIN)/ansible-lint --offline --profile production roles/ playbooks/
 
 sanity: collection
 	mkdir -p $(GET_PIP_CACHE)
@@ -79,7 +83,7 @@ ee: venv
 	$(BIN)/ansible-builder create -f ee/execution-environment.yml -c $(EE_DIR)/context --output-filename Containerfile
 	$(BIN)/python hacking/check_ee_context.py ee/execution-environment.yml $(EE_DIR)/context
 
-test: lint sanity units lab-tests ee integration integration-oldest
+test: lint ansible-lint sanity units lab-tests ee integration integration-oldest
 
 demo: collection
 	$(BIN)/drlab up --clusters 2 --dir $(DEMO_DIR) --base-port $(DEMO_BASE_PORT)
