@@ -6,16 +6,17 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 from .lab import Lab, LabError
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="drlab", description="local DR lab: OpenBao clusters behind a Vault-compatible DR gateway")
     ap.add_argument("--dir", help="lab directory (default: $DRLAB_DIR or ./.drlab)")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    def add(name, **kw):
+    def add(name: str, **kw: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, **kw)
         p.add_argument("--dir", dest="dir_sub", help=argparse.SUPPRESS)
         return p
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
         return 1
 
 
-def _run(lab: Lab, args) -> int:
+def _run(lab: Lab, args: argparse.Namespace) -> int:
     if args.cmd == "up":
         t = time.time()
         info = lab.up(clusters=args.clusters, base_port=args.base_port, op_generation_requires_token=args.require_token_for_op_generation)

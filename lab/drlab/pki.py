@@ -67,6 +67,8 @@ def ensure_server_cert(directory: str, ca_cert_path: str, ca_key_path: str, name
         ca_cert = x509.load_pem_x509_certificate(fh.read())
     with open(ca_key_path, "rb") as fh:
         ca_key = serialization.load_pem_private_key(fh.read(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{ca_key_path}: not an EC key")
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()

@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 import threading
+from typing import Any
 
 import requests
 
@@ -16,7 +17,11 @@ SHARES = 5
 THRESHOLD = 3
 
 
-def atomic_write_json(path: str, data, mode: int = 0o600) -> None:
+class LabError(RuntimeError):
+    """A lab operation failed (the message says which cluster and what to do)."""
+
+
+def atomic_write_json(path: str, data: Any, mode: int = 0o600) -> None:
     tmp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as fh:
@@ -35,7 +40,7 @@ def atomic_write_text(path: str, text: str, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
-def read_json(path: str, default=None):
+def read_json(path: str, default: Any = None) -> Any:
     try:
         with open(path) as fh:
             return json.load(fh)
@@ -54,7 +59,7 @@ def rfc3339(ts: float | None = None) -> str:
 _DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
-def parse_duration(value, default: int) -> int:
+def parse_duration(value: Any, default: int) -> int:
     """Vault-style duration ("30m", "1h30m", "90s", "1800", 1800) to whole seconds."""
     if value is None or value == "":
         return default
@@ -107,7 +112,8 @@ class Bao:
             self._local.s = s
         return s
 
-    def req(self, method: str, path: str, token: str | None = None, json_body=None, data=None, headers=None, timeout=30):
+    def req(self, method: str, path: str, token: str | None = None, json_body: Any = None, data: bytes | None = None,
+            headers: dict[str, str] | None = None, timeout: float = 30) -> requests.Response:
         h = dict(headers or {})
         if token:
             h["X-Vault-Token"] = token

@@ -1,4 +1,6 @@
-"""Shared fixtures: one real lab (3 OpenBao clusters behind drlab gateways) for the whole session."""
+"""Shared fixtures: one real lab (3 OpenBao clusters behind drlab gateways) for the whole session.
+
+Every test module that uses the lab starts from a fresh one (``fresh_lab``), so the modules pass in any order."""
 
 from __future__ import annotations
 
@@ -18,9 +20,21 @@ def lab(tmp_path_factory):
     try:
         lab.up(clusters=3, base_port=BASE_PORT)
         lab.up_seconds = time.time() - t
+        lab.clean = True  # nothing has touched it yet
         yield lab
     finally:
         lab.down(purge=False)
+
+
+@pytest.fixture(scope="module")
+def fresh_lab(lab):
+    """The module's precondition: every cluster running, DR disabled, no data, no faults, own keys.
+
+    Resets the lab unless the previous module handed it back clean (``reset_clean`` in its teardown)."""
+    if not getattr(lab, "clean", False):
+        lab.reset()
+    lab.clean = False
+    return lab
 
 
 @pytest.fixture(scope="session")

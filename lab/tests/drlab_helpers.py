@@ -77,6 +77,12 @@ def healthy_secondary(api, primary_api):
             and s["last_remote_wal"] > 0 and s["merkle_root"] == p["merkle_root"] and s)
 
 
+def reset_clean(lab):
+    """Reset the lab at the end of a module and tell the next module's ``fresh_lab`` it need not reset again."""
+    lab.reset()
+    lab.clean = True
+
+
 def kv_read(api, token, key):
     r = api("GET", f"secret/data/{key}", token=token)
     return r.json()["data"]["data"] if r.status_code == 200 else None

@@ -4,9 +4,12 @@ import json
 import os
 import stat
 
+import pytest
 import requests
 
 from drlab import Lab
+
+pytestmark = pytest.mark.usefixtures("fresh_lab")  # starts from a fresh lab (any file order)
 
 
 def test_three_clusters_answer_within_15s(lab):

@@ -4,6 +4,8 @@ import pytest
 
 from drlab_helpers import errors, wait_for
 
+pytestmark = pytest.mark.usefixtures("fresh_lab")  # starts from a fresh lab (any file order)
+
 
 def test_status_disabled(apis):
     a = apis["a"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, wait_for
+from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, reset_clean, wait_for
 
 
 def ceremony(api, keys, otp=None, pgp_key=None, token=None):
@@ -27,14 +27,14 @@ def ceremony(api, keys, otp=None, pgp_key=None, token=None):
 
 
 @pytest.fixture(scope="module")
-def env(lab, apis):
-    lab.reset()
+def env(fresh_lab, apis):
+    lab = fresh_lab
     a, b, c = (lab.cluster(n) for n in "abc")
     state = {"lab": lab, "a": apis["a"], "b": apis["b"], "c": apis["c"], "ta": a.root_token, "tb": b.root_token, "tc": c.root_token,
              "keys_a": a.unseal_keys_b64, "keys_b": b.unseal_keys_b64, "ca": a.ca_cert}
     yield state
     lab.clear_faults("a")
-    lab.reset()
+    reset_clean(lab)
 
 
 def test_enable_primary_and_kv(env):

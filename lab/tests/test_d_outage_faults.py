@@ -7,11 +7,12 @@ import time
 import pytest
 import requests
 
-from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, wait_for
+from drlab_helpers import P, decode_otp, errors, healthy_secondary, kv_read, reset_clean, wait_for
 
 
 @pytest.fixture(scope="module")
-def env(lab, apis, tmp_path_factory):
+def env(fresh_lab, apis, tmp_path_factory):
+    lab = fresh_lab
     a, b = apis["a"], apis["b"]
     ca, cb = lab.cluster("a"), lab.cluster("b")
     ta = ca.root_token
@@ -30,7 +31,7 @@ def env(lab, apis, tmp_path_factory):
     yield {"lab": lab, "a": a, "b": b, "ta": ta, "keys_a": ca.unseal_keys_b64, "ca": ca.ca_cert}
     for n in "abc":
         lab.clear_faults(n)
-    lab.reset()
+    reset_clean(lab)
 
 
 def _down(api) -> bool:

@@ -1,6 +1,10 @@
 """Recovery mode is real OpenBao recovery mode behind the gateway."""
 
+import pytest
+
 from drlab_helpers import decode_otp, wait_for
+
+pytestmark = pytest.mark.usefixtures("fresh_lab")  # starts from a fresh lab (any file order)
 
 
 def test_recovery_mode_round_trip(lab, apis):

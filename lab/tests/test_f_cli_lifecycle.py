@@ -6,10 +6,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from drlab_helpers import BASE_PORT, wait_for
 from drlab import Lab
+
+pytestmark = pytest.mark.usefixtures("fresh_lab")  # starts from a fresh lab (any file order)
 
 P = "sys/replication/dr/"
 

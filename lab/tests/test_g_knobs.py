@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from drlab_helpers import P, wait_for
+from drlab_helpers import P, reset_clean, wait_for
 
 
 def drlab(d, *args):
@@ -17,14 +17,14 @@ def drlab(d, *args):
 
 
 @pytest.fixture(scope="module")
-def env(lab, apis):
-    lab.reset()
+def env(fresh_lab, apis):
+    lab = fresh_lab
     ta = lab.cluster("a").root_token
     assert apis["a"]("POST", "sys/mounts/kv", token=ta, json={"type": "kv"}).status_code == 204
     yield {"lab": lab, "a": apis["a"], "b": apis["b"], "ta": ta}
     for n in "abc":
         lab.clear_faults(n)
-    lab.reset()
+    reset_clean(lab)
 
 
 def _bao_version(lab, name):

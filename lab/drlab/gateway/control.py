@@ -58,7 +58,7 @@ class Faults:
 
     def delay_for(self, vpath: str) -> float:
         with self._lock:
-            return sum(x["seconds"] for x in self._latency if not x.get("path") or fnmatch.fnmatchcase(vpath, x["path"]))
+            return float(sum(x["seconds"] for x in self._latency if not x.get("path") or fnmatch.fnmatchcase(vpath, x["path"])))
 
     def cut(self, peer: str) -> None:
         with self._lock:

@@ -89,9 +89,10 @@ class OpenBao:
         if self.recovery:
             return None
         try:
-            return self.api.req("GET", "sys/seal-status", timeout=3).json().get("sealed")
+            sealed = self.api.req("GET", "sys/seal-status", timeout=3).json().get("sealed")
         except (requests.RequestException, ValueError):
             return None
+        return None if sealed is None else bool(sealed)
 
     def version(self) -> str:
         """OpenBao's own version (asked once per start; '' while it does not answer or in recovery mode)."""

@@ -46,14 +46,13 @@ class Route:
 
 def request_params(body: bytes, query: str) -> Params:
     """Request parameters of the endpoints the gateway answers itself: JSON body, else the query string."""
-    params: Any = {}
+    params: Params = {}
     if body:
         try:
-            params = json.loads(body)
+            parsed = json.loads(body)
         except ValueError as exc:
             raise ApiError(400, "failed to parse JSON input") from exc
-        if not isinstance(params, dict):
-            params = {}
+        params = parsed if isinstance(parsed, dict) else {}
     if not params and query:
         params = {k: v[-1] for k, v in parse_qs(query).items()}
     return params
@@ -191,6 +190,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "drlab-gateway"
     sys_version = ""
     server: TLSServer
+    answered_status: int | None = None  # the HTTP status sent (or, for a dropped answer, that would have been)
+    drop_answer = False  # a drop_answer fault matched: process, then close without answering
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name; quiet, keep errors only
         return
@@ -271,7 +272,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ------------------------------------------------------------ dispatch
     def dispatch(self) -> None:
         t0 = time.time()
-        self.answered_status: int | None = None
+        self.answered_status = None
         self.drop_answer = False
         req = self._request(self._body())
         try:
