@@ -1,0 +1,135 @@
+"""The AWX "DR change" job, run as AWX runs it: ansible-runner on a private data directory laid out
+as AWX lays it, against drlab.
+
+AWX writes, per job: `project/` (the project checkout: this repository's playbooks), `inventory/`
+(the AWX inventory, no secrets), `env/extravars` (survey answers and the credentials' extra-var
+injectors, as YAML with AWX's `!unsafe` tags), `env/envvars` (env injectors and AWX's own
+variables) and one file under `env/` per file injector (here the CA bundle). Then it runs the job
+template's playbook with ansible-runner and keeps stdout and `job_events/*.json`, which job output,
+the API and any log shipping show. No secret may appear there.
+
+ansible-runner's own `artifacts/<ident>/command` records the command line and environment it was
+given, by design (docs/awx.md says so); AWX keeps that directory private to the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import ansible_runner
+import yaml
+from dr_checks import lab_secrets, mint_batch_op_token, topology, wait_topology
+from lab_api import lab_vars
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# Anything shaped like a Vault/OpenBao token (service, batch, recovery; old and new prefixes):
+# activation tokens and generated op tokens are never known to the test, so look for the shape.
+TOKEN_SHAPE = re.compile(r"\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}")
+
+
+class _Unsafe(str):
+    pass
+
+
+def _unsafe_representer(dumper, data):
+    return dumper.represent_scalar("!unsafe", str(data))
+
+
+yaml.SafeDumper.add_representer(_Unsafe, _unsafe_representer)
+
+
+def private_data_dir(lab, tmp_path, extravars, ca_pem):
+    """A private data dir as AWX writes it for a job of the "DR change" template."""
+    pdd = tmp_path / "pdd"
+    (pdd / "env").mkdir(parents=True)
+    shutil.copytree(ROOT / "playbooks", pdd / "project" / "playbooks")
+    # The CA bundle credential's file injector: a 0600 temp file under env/, its path injected.
+    fd, ca_path = tempfile.mkstemp(dir=pdd / "env")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(ca_pem)
+    os.chmod(ca_path, 0o600)
+    # The AWX inventory: hosts and their addresses, no tokens, no CA path (the credential gives it).
+    info = lab_vars(lab)
+    hosts = {name: {"vault_addr": c["api_addr"], "vault_cluster_addr": c["cluster_addr"]}
+             for name, c in info["clusters"].items()}
+    (pdd / "inventory").mkdir()
+    (pdd / "inventory" / "hosts").write_text(json.dumps({"vault_clusters": {"hosts": hosts, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}))
+    values = dict(extravars, vault_ca_cert=ca_path)
+    (pdd / "env" / "extravars").write_text(yaml.safe_dump({k: _Unsafe(v) if isinstance(v, str) else v
+                                                           for k, v in values.items()}))
+    (pdd / "env" / "envvars").write_text(json.dumps({
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build" / "collections"),
+        "VAULT_CACERT": ca_path,
+        "JOB_ID": "42",
+        "AWX_HOST": "https://awx.example.invalid",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": "%s:%s" % (BIN, os.environ.get("PATH", "")),
+    }))
+    for name in ("extravars", "envvars"):
+        os.chmod(pdd / "env" / name, 0o600)
+    return pdd
+
+
+def test_dr_change_failover_through_ansible_runner(lab, playbook, tmp_path, monkeypatch):
+    # ansible-runner runs the ansible-playbook it finds on PATH, as in an execution environment.
+    monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ.get("PATH", "")))
+    lab.reset()
+    playbook("vaultops.dr.setup", tokens=None)
+    wait_topology(lab, "a", ["b", "c"])
+    batch = mint_batch_op_token(lab, on="a", ttl="2h")
+    info = lab_vars(lab)
+    root_a = info["clusters"]["a"]["root_token"]
+
+    extravars = {
+        # The survey of "DR change".
+        "dr_change_action": "failover",
+        "dr_change_target": "b",
+        "dr_change_failover_mode": "planned",
+        "dr_change_dr_operation_tokens": "",
+        # Credential "Vault DR token": a's root token serves every cluster after set-up from a.
+        "vault_token": root_a,
+        # Credential "Vault DR batch operation token".
+        "failover_dr_operation_token": batch,
+        "failback_dr_operation_token": batch,
+        "drill_dr_operation_token": batch,
+        "readiness_dr_operation_token": batch,
+        "batch_token_current": batch,
+    }
+    pdd = private_data_dir(lab, tmp_path, extravars, Path(info["ca_cert"]).read_text())
+
+    run = ansible_runner.run(private_data_dir=str(pdd), playbook="playbooks/dr_change.yml", ident="job42",
+                             quiet=True, timeout=900)
+    stdout = (pdd / "artifacts" / "job42" / "stdout").read_text()
+    assert run.status == "successful" and run.rc == 0, stdout[-8000:]
+
+    # The failover report reaches AWX as the job's artifacts (set_stats → playbook_on_stats).
+    (stats,) = [e for e in run.events if e["event"] == "playbook_on_stats"]
+    artifacts = stats["event_data"].get("artifact_data") or {}
+    assert "failover_report" in artifacts, sorted(artifacts)
+    report = artifacts["failover_report"]
+    assert isinstance(report, dict) and report, report
+
+    # The topology changed as asked: b primary, a (demoted) and c follow it.
+    wait_topology(lab, "b", ["a", "c"])
+    assert topology(lab)["b"][0] == "primary"
+
+    # No secret in what AWX shows and keeps: stdout and the job events.
+    events = sorted((pdd / "artifacts" / "job42" / "job_events").glob("*.json"))
+    assert events
+    shown = {"stdout": stdout}
+    shown.update({p.name: p.read_text() for p in events})
+    secrets = [batch, root_a] + lab_secrets(lab)
+    for where, text in shown.items():
+        for value in secrets:
+            assert value not in text, "a secret appears in %s" % where
+        found = TOKEN_SHAPE.findall(text)
+        assert not found, "something token-shaped appears in %s: %s…" % (where, found[0][:6])
