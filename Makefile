@@ -23,7 +23,7 @@ DEMO_BASE_PORT ?= 18200
 .PHONY: help venv collection lint ansible-lint sanity units lab-tests integration integration-oldest ee molecule molecule-in-test test demo demo-down clean
 
 help:
-	@echo "make demo   - start a local drlab, set up DR and show its status"
+	@echo "make demo   - start a local 3-cluster drlab, set up DR, run a failover and failback drill, print its report"
 	@echo "make test   - the whole suite: ruff, ansible-test sanity, unit, drlab, integration"
 
 $(VENV)/.stamp: requirements-dev.txt requirements.txt lab/pyproject.toml
@@ -95,9 +95,19 @@ molecule-in-test: collection
 
 test: lint ansible-lint sanity units lab-tests ee integration integration-oldest molecule-in-test
 
+# The lab's secrets (root tokens, key shares) go into 0600 files in the lab directory; real
+# clusters take them from Ansible Vault or an AWX credential.
+DEMO_INVENTORY := -i $(DEMO_DIR)/inventory.yml -i $(DEMO_DIR)/tokens.yml
 demo: collection
-	$(BIN)/drlab up --clusters 2 --dir $(DEMO_DIR) --base-port $(DEMO_BASE_PORT)
-	$(BIN)/ansible-playbook -i $(DEMO_DIR)/inventory.yml playbooks/demo.yml -e drlab_dir=$(DEMO_DIR)
+	$(BIN)/drlab up --clusters 3 --dir $(DEMO_DIR) --base-port $(DEMO_BASE_PORT)
+	$(BIN)/python hacking/drlab_vars.py $(DEMO_DIR) tokens >/dev/null
+	$(BIN)/ansible-playbook vaultops.dr.setup $(DEMO_INVENTORY)
+	$(BIN)/python hacking/drlab_vars.py $(DEMO_DIR) tokens --from a >/dev/null
+	$(BIN)/python hacking/drlab_vars.py $(DEMO_DIR) shares --from a >/dev/null
+	mkdir -p $(DEMO_DIR)/reports
+	$(BIN)/ansible-playbook vaultops.dr.drill $(DEMO_INVENTORY) -e @$(DEMO_DIR)/shares.yml \
+	  -e drill_report_dir=$(DEMO_DIR)/reports
+	@echo "Reports: $(DEMO_DIR)/reports/drill-report.{json,md,svg}"
 
 demo-down: venv
 	$(BIN)/drlab down --dir $(DEMO_DIR)

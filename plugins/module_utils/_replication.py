@@ -201,7 +201,7 @@ def catch_up_lag(primary, secondary):
 def read_version(client):
     """The server's version from sys/seal-status (unauthenticated); None when it sends none."""
     try:
-        version = client.read("sys/seal-status", auth="none").data.get("version")
+        version = client.request("GET", "sys/seal-status", auth="none", retries=0).data.get("version")
     except VaultError:
         return None
     return version if isinstance(version, str) and version else None

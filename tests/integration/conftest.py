@@ -72,14 +72,14 @@ class PlaybookRunner:
         self.tmp_dir = Path(tmp_dir)
         self.runs = 0
 
-    def __call__(self, playbook, expect_fail=False, verbosity=0, env=None, tokens=False, check=False,
-                 args=(), **extra_vars):
-        """Run `playbook` (a path under tests/integration, or a collection playbook such as
-        `vaultops.dr.failover`) against the lab's inventory.
+    def start(self, playbook, tokens=False, **extra_vars):
+        """Start the playbook in the background, in its own process group (a SIGKILL to the group takes
+        Ansible's workers too); returns the Popen."""
+        cmd, run_env = self._command(playbook, 0, None, tokens, False, (), extra_vars)
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=run_env,
+                                cwd=str(ROOT), start_new_session=True)
 
-        `tokens`: False adds no token inventory; None gives each host its own root token (a first
-        set-up); a cluster name gives every host that cluster's root token (after set-up from it).
-        """
+    def _command(self, playbook, verbosity, env, tokens, check, args, extra_vars):
         self.runs += 1
         vars_file = self.tmp_dir / ("vars-%d.json" % self.runs)
         payload = {"lab": lab_vars(self.lab)}
@@ -113,8 +113,20 @@ class PlaybookRunner:
             "PATH": "%s:%s" % (BIN, os.environ.get("PATH", "")),
         })
         run_env.update(env or {})
+        return cmd, run_env
+
+    def __call__(self, playbook, expect_fail=False, verbosity=0, env=None, tokens=False, check=False,
+                 args=(), **extra_vars):
+        """Run `playbook` (a path under tests/integration, or a collection playbook such as
+        `vaultops.dr.failover`) against the lab's inventory.
+
+        `tokens`: False adds no token inventory; None gives each host its own root token (a first
+        set-up); a cluster name gives every host that cluster's root token (after set-up from it).
+        """
+        cmd, run_env = self._command(playbook, verbosity, env, tokens, check, args, extra_vars)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=str(ROOT), timeout=900)
         proc.output = proc.stdout + proc.stderr
+        (self.tmp_dir / ("run-%d.log" % self.runs)).write_text(" ".join(cmd) + "\n" + proc.output)
         if expect_fail:
             assert proc.returncode != 0, "playbook %s was expected to fail:\n%s" % (playbook, proc.output[-6000:])
         else:

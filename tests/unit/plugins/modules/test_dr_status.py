@@ -111,3 +111,45 @@ def test_oss_server_without_dr(vault):
     result = run({"wait_for_mode": "primary"})
     assert result["failed"] and "DR replication needs Vault Enterprise" in result["msg"]
     assert result["http_status"] == 404
+
+
+PRIMARY_STATUS = "https://primary.test:8200/v1/" + STATUS
+
+
+def _with_wal(name, **fields):
+    body = fixture(name)
+    body["data"].update(fields)
+    return body
+
+
+def test_catch_up_waits_until_the_secondary_has_the_primarys_wal(vault, fake_time):
+    for received in (90, 90, 100):  # the first read, then one per round of the wait
+        vault.add("GET", vault.base + STATUS, json=_with_wal("status_secondary", last_remote_wal=received,
+                                                             merkle_root="m%d" % received))
+    for _ in range(2):
+        vault.add("GET", PRIMARY_STATUS, json=_with_wal("status_primary", last_wal=100, last_dr_wal=100, merkle_root="m100"))
+    result = run({"catch_up_with": "https://primary.test:8200", "wait_interval": 1})
+    assert result["wal_lag"] == 0 and result["primary_wal"] == 100 and result["waited"] == 1
+    assert all(c.request.method == "GET" for c in vault.calls)
+    assert all("X-Vault-Token" not in c.request.headers for c in vault.calls if "primary.test" in c.request.url)
+
+
+def test_catch_up_with_lag_allowed_ignores_merkle_roots(vault, fake_time):
+    vault.add("GET", PRIMARY_STATUS, json=_with_wal("status_primary", last_wal=105, last_dr_wal=105, merkle_root="x"))
+    vault.add("GET", vault.base + STATUS, json=_with_wal("status_secondary", last_remote_wal=100, merkle_root="y"))
+    vault.add("GET", vault.base + STATUS, json=_with_wal("status_secondary", last_remote_wal=100, merkle_root="y"))
+    result = run({"catch_up_with": "https://primary.test:8200", "max_wal_lag": 5})
+    assert result["wal_lag"] == 5 and result["waited"] == 0
+
+
+def test_catch_up_with_a_cluster_that_is_not_a_primary_fails_at_once(vault, fake_time):
+    vault.add("GET", vault.base + STATUS, json=fixture("status_secondary"))
+    vault.add("GET", PRIMARY_STATUS, json=fixture("status_demoted"))
+    result = run({"catch_up_with": "https://primary.test:8200"})
+    assert result["failed"] and "is not a DR primary" in result["msg"] and fake_time["sleeps"] == []
+
+
+def test_version_is_read_from_seal_status(vault):
+    status(vault, "status_primary")
+    vault.add("GET", vault.base + "sys/seal-status", json={"sealed": False, "version": "1.15.2+ent"})
+    assert run()["version"] == "1.15.2+ent"
