@@ -14,10 +14,13 @@ given, by design (docs/awx.md says so); AWX keeps that directory private to the 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import secrets as pysecrets
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 from dr_checks import lab_secrets, mint_batch_op_token, topology, wait_topology
-from lab_api import lab_vars
+from lab_api import Api, lab_vars
 
 # make integration-oldest's venv (ansible-core 2.16) has no ansible-runner: the test runs on 2.19 only.
 ansible_runner = pytest.importorskip("ansible_runner")
@@ -48,9 +51,9 @@ def _unsafe_representer(dumper, data):
 yaml.SafeDumper.add_representer(_Unsafe, _unsafe_representer)
 
 
-def private_data_dir(lab, tmp_path, extravars, ca_pem):
-    """A private data dir as AWX writes it for a job of the "DR change" template."""
-    pdd = tmp_path / "pdd"
+def private_data_dir(lab, tmp_path, extravars, ca_pem, name="pdd"):
+    """A private data dir as AWX writes it for a job of one of the templates in awx/job_templates.yml."""
+    pdd = tmp_path / name
     (pdd / "env").mkdir(parents=True)
     shutil.copytree(ROOT / "playbooks", pdd / "project" / "playbooks")
     # The CA bundle credential's file injector: a 0600 temp file under env/, its path injected.
@@ -131,8 +134,70 @@ def test_dr_change_failover_through_ansible_runner(lab, playbook, tmp_path, monk
     shown = {"stdout": stdout}
     shown.update({p.name: p.read_text() for p in events})
     secrets = [batch, root_a] + lab_secrets(lab)
+    assert_nothing_secret(shown, secrets)
+
+
+def assert_nothing_secret(shown, values):
     for where, text in shown.items():
-        for value in secrets:
+        for value in values:
             assert value not in text, "a secret appears in %s" % where
         found = TOKEN_SHAPE.findall(text)
         assert not found, "something token-shaped appears in %s: %s…" % (where, found[0][:6])
+
+
+def run_job(pdd, playbook, ident):
+    run = ansible_runner.run(private_data_dir=str(pdd), playbook=playbook, ident=ident, quiet=True, timeout=600)
+    art = pdd / "artifacts" / ident
+    stdout = (art / "stdout").read_text()
+    shown = {"%s stdout" % ident: stdout}
+    shown.update({"%s %s" % (ident, p.name): p.read_text() for p in sorted((art / "job_events").glob("*.json"))})
+    (stats,) = [e for e in run.events if e["event"] == "playbook_on_stats"]
+    return run, stdout, shown, stats["event_data"].get("artifact_data") or {}
+
+
+def test_key_holders_ceremony_one_job_each(lab, playbook, tmp_path, monkeypatch):
+    """The "DR key holder: add my key share" job, launched by three holders, each with one share
+    credential: the attempt goes on by nonce from job to job, the last job's artifacts hold the token
+    encrypted to the coordinator's key, and no share appears in any job's output or events."""
+    monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ.get("PATH", "")))
+    lab.reset()
+    playbook("vaultops.dr.setup", tokens=None)
+    wait_topology(lab, "a", ["b", "c"])
+    info = lab_vars(lab)
+    shares = info["clusters"]["a"]["unseal_keys_b64"][:3]
+
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    passphrase = "pp-" + pysecrets.token_hex(8)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase]
+    subprocess.run(gpg + ["--quick-gen-key", "coordinator@vaultops.invalid", "default", "default", "never"],
+                   check=True, capture_output=True)
+    armor = subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export"], check=True, capture_output=True,
+                           text=True).stdout
+    try:
+        nonce, shown = "", {}
+        for i, share in enumerate(shares, start=1):
+            extravars = {
+                "ceremony_cluster": "b", "ceremony_nonce": nonce,             # the survey
+                "ceremony_key_share": share, "ceremony_holder": "holder %d" % i,  # the holder's credential
+                "ceremony_pgp_key": armor,                                     # the template's extra vars
+                "vault_token": info["clusters"]["a"]["root_token"],
+            }
+            pdd = private_data_dir(lab, tmp_path, extravars, Path(info["ca_cert"]).read_text(), name="holder%d" % i)
+            run, stdout, job_shown, artifacts = run_job(pdd, "playbooks/ceremony.yml", "holder%d" % i)
+            assert run.status == "successful", stdout[-6000:]
+            shown.update(job_shown)
+            step = artifacts["ceremony"]
+            assert step["cluster"] == "b" and step["holder"] == "holder %d" % i, step
+            if i < len(shares):
+                assert not step["complete"] and int(step["progress"]) == i and step["nonce"], step
+            nonce = step["nonce"]
+        assert step["complete"] and step["encoded_token"] and step["pgp_fingerprint"], step
+        op_token = subprocess.run(gpg + ["-dq"], input=base64.b64decode(step["encoded_token"]), check=True,
+                                  capture_output=True).stdout.decode()
+        # The token is a DR operation token of b: b deletes it.
+        api_b = Api(lab.cluster("b"))
+        assert api_b.delete_op_token(op_token).status_code in (200, 204)
+        assert_nothing_secret(shown, shares + [op_token, passphrase] + lab_secrets(lab))
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
