@@ -106,7 +106,12 @@ def test_batch_token_role(lab, playbook, tmp_path):
     since = time.time()
     proc = playbook("vaultops.dr.batch_token", tokens="a", expect_fail=True, batch_token_primary="b")
     out = " ".join(proc.output.split())
-    assert "the cluster is mode secondary" in out and "Run this against the primary" in out
+    assert "b (%s) is in DR mode secondary, not a DR primary" % b.api_addr in out and "Run this against the primary" in out
+    assert writes(lab, since) == []
+
+    # A module failure shows its message although the task is no_log (the message never holds a secret).
+    proc = playbook("vaultops.dr.batch_token", tokens="a", expect_fail=True, batch_token_ttl="24h")
+    assert "ttl 24h must be longer than min_ttl 48h" in proc.output
     assert writes(lab, since) == []
 
     # Scratch failover by plain HTTP: demote a, then the batch token promotes DR secondary b.
