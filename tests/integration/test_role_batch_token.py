@@ -66,10 +66,10 @@ def test_batch_token_role(lab, playbook, tmp_path):
 
     # Real run: policy, role and a batch token, on the primary only.
     since = time.time()
-    proc, result = run_role(playbook, tmp_path, "first")
+    proc, result = run_role(playbook, tmp_path, "first", verbosity=4)
     assert result["minted"] is True and result["primary"] == "a"
     token = result["token"]
-    assert token not in proc.output
+    assert token not in proc.output and a.root_token not in proc.output  # at -vvvv
     assert {w[0] for w in writes(lab, since)} <= {"PUT", "POST"} and len(writes(lab, since)) == 3
     assert all(w["cluster"] == "a" for w in lab.writes(since=since))
     data = lookup(api, a.root_token, token)
@@ -87,7 +87,8 @@ def test_batch_token_role(lab, playbook, tmp_path):
     # Re-run with the token in use (above min_ttl): changed=0, no write, no new token.
     since = time.time()
     for check in (True, False):
-        proc, again = run_role(playbook, tmp_path, "again-%s" % check, check=check, batch_token_current=token)
+        proc, again = run_role(playbook, tmp_path, "again-%s" % check, check=check, batch_token_current=token,
+                               verbosity=4)
         assert all(c["changed"] == 0 for c in recap(proc).values()), recap(proc)
         assert again["minted"] is False and "token" not in again and again["ttl"] > 167 * 3600
         assert "kept a batch DR operation token" in proc.stdout and token not in proc.output

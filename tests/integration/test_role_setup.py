@@ -46,8 +46,11 @@ def test_setup_check_real_rerun(lab, playbook):
 
     # The real set-up, each host with its own root token (the clusters' tokens before the wipe).
     started = time.time()
-    proc = playbook("vaultops.dr.setup", tokens=None)
+    proc = playbook("vaultops.dr.setup", tokens=None, verbosity=4)
     took = time.time() - started
+    # no root token nor activation token (drlab's are JWTs) in the -vvvv output
+    assert not [n for n in ("a", "b", "c") if lab.cluster(n).root_token in proc.output]
+    assert '"eyJ' not in proc.output and "'eyJ" not in proc.output and " eyJ" not in proc.output
     counts = recap(proc)
     assert all(counts[h]["failed"] == 0 and counts[h]["changed"] >= 1 for h in ("a", "b", "c")), counts
 
