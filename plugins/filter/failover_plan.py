@@ -84,12 +84,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from ansible_collections.vaultops.dr.plugins.module_utils._failover_plan import (  # noqa: E402
-    PlanError,
-    cluster_view,
-    plan,
-    topology,
-)
+from ansible_collections.vaultops.dr.plugins.module_utils._failover_plan import PlanError, plan  # noqa: E402
 
 
 def failover_plan(clusters, target, **options):
@@ -103,18 +98,6 @@ def failover_plan(clusters, target, **options):
         raise AnsibleFilterError("vaultops.dr.failover_plan: %s" % exc) from None
 
 
-def dr_cluster_view(result, cluster_addr=""):
-    """`registered_dr_status | vaultops.dr.dr_cluster_view(vault_cluster_addr)`: the plan's per-cluster entry."""
-    return cluster_view(result, cluster_addr)
-
-
-def dr_topology(clusters):
-    """`clusters | vaultops.dr.dr_topology`: the DR set drawn as lines of text."""
-    if not isinstance(clusters, dict):
-        raise AnsibleFilterError("vaultops.dr.dr_topology: expected a dict of host → cluster view")
-    return topology(clusters)
-
-
 class FilterModule:
     def filters(self):
-        return {"failover_plan": failover_plan, "dr_cluster_view": dr_cluster_view, "dr_topology": dr_topology}
+        return {"failover_plan": failover_plan}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from pathlib import Path
 
 from lab_api import Api, lab_vars, wait_for
@@ -79,12 +80,19 @@ def write_sentinels(lab, on, count=1, origin="a"):
 
 
 def read_sentinels(lab, on, values, origin="a"):
-    """The indexes of `values` that cluster `on` does not serve as written."""
+    """The values cluster `on` does not serve as written: [(index, HTTP status, what it served)].
+    A 5xx (the cluster busy) is read again, for up to 10 s."""
     api, missing = Api(lab.cluster(on)), []
     for i, value in values.items():
-        resp = api("GET", "%s/%d" % (SENTINEL_PATH, i), token=token(lab, origin))
-        if resp.status_code != 200 or resp.json()["data"].get("value") != value:
-            missing.append(i)
+        deadline = time.time() + 10
+        while True:
+            resp = api("GET", "%s/%d" % (SENTINEL_PATH, i), token=token(lab, origin))
+            if resp.status_code < 500 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        got = resp.json().get("data", {}).get("value") if resp.status_code == 200 else resp.text[:200]
+        if resp.status_code != 200 or got != value:
+            missing.append((i, resp.status_code, got))
     return missing
 
 
