@@ -337,6 +337,18 @@ def _steps(result, tgt, clusters, activation, hooks, max_wal_lag, snapshot_dir):
 
 
 # -- views of the clusters for the plan, messages and reports ---------------------------------
+def short_error(msg):
+    """A failed status read as a few words: `connection refused` rather than requests' whole repr."""
+    text = msg if isinstance(msg, str) and msg else "no status"
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno:
+        return "no answer: %s" % errno.group(1).strip().rstrip(".").lower()
+    for marker in ("timed out", "certificate verify failed", "Name or service not known"):
+        if marker in text:
+            return "no answer: %s" % marker.lower()
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def cluster_view(result, cluster_addr=""):
     """A registered vaultops.dr.dr_status result as the plan's per-cluster entry."""
     result = result if isinstance(result, dict) else {}
@@ -344,7 +356,7 @@ def cluster_view(result, cluster_addr=""):
     status = result.get("status") if isinstance(result.get("status"), dict) else {}
     return {
         "answered": answered,
-        "error": "" if answered else (result.get("msg") or "no status"),
+        "error": "" if answered else short_error(result.get("msg")),
         "mode": result.get("mode") if answered else "unreachable",
         "healthy": as_bool(result.get("healthy")),
         "raw": status.get("raw") if isinstance(status.get("raw"), dict) else {},

@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from dr_checks import (
@@ -231,3 +232,27 @@ def test_public_key_flow_given_tokens_and_version_skew(dr_set, playbook):
         assert Api(lab.cluster("a")).delete_op_token(given["a"]).status_code in (200, 204)  # the caller's to dispose of
     finally:
         lab.set_version("c", None)
+
+
+def test_drill_reports_rto_data_checks_and_timeline(dr_set, playbook, tmp_path):
+    lab = dr_set
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    batch = mint_batch_op_token(lab, on="a")
+    proc = playbook("vaultops.dr.drill", tokens="a", drill_target="c", drill_dr_operation_token=batch,
+                    drill_report_dir=str(reports))
+    wait_topology(lab, "a", ["b", "c"])
+    report = json.loads((reports / "drill-report.json").read_text())
+    assert report["passed"] and report["primary"] == "a" and report["target"] == "c"
+    assert [c["ok"] for c in report["data_checks"]] == [True, True]
+    assert report["rto_seconds"]["failover"] > 0 and report["rto_seconds"]["failback"] > 0
+    assert report["failover"]["outcome"] == "complete" and report["failback"]["outcome"] == "complete"
+    assert report["failover"]["topology_after"][0].startswith("c  [primary")
+    names = [p["name"] for p in report["timeline"]]
+    assert "demote and promote" in names and names.count("re-attach") == 2
+    markdown = (reports / "drill-report.md").read_text()
+    assert "RTO" in markdown and "| sentinel after failover on c | ok |" in markdown
+    svg = ElementTree.parse(reports / "drill-report.svg").getroot()  # noqa: S314 - our own file; well-formed, one bar per phase
+    assert svg.tag.endswith("svg") and len(svg.findall("{http://www.w3.org/2000/svg}rect")) == len(report["timeline"])
+    assert "RTO failover:" in proc.stdout and batch not in proc.output
+    assert "drill_report" in proc.stdout or "Publish the drill report" in proc.stdout

@@ -210,6 +210,14 @@ def test_cluster_view_of_a_failed_read():
     assert ok["answered"] and ok["raw"]["mode"] == "primary" and ok["cluster_addr"] == ADDR["a"]
 
 
+def test_short_error_keeps_the_cause_only():
+    msg = ("GET sys/replication/dr/status on https://a:8200 got no answer: ConnectionError: HTTPSConnectionPool(host='a', "
+           "port=8200): Max retries exceeded (Caused by NewConnectionError(\"...: Failed to establish a new connection: "
+           "[Errno 111] Connection refused\"))")
+    assert cluster_view({"failed": True, "msg": msg})["error"] == "no answer: connection refused"
+    assert cluster_view({"failed": True, "msg": "x" * 400})["error"].endswith("...")
+
+
 def test_topology_draws_followers_under_their_primary():
     lines = topology(lab(a=view(primary()), b=view(secondary()), c=view(demoted())))
     assert lines[0].startswith("a  [primary, running")
