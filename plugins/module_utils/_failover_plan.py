@@ -122,7 +122,9 @@ def plan(clusters, target, mode="auto", allow_two_primaries=False, reattach=True
 
     primaries = [o for o in others if o["answered"] and o["mode"] == "primary"]
     if tgt["mode"] == "primary":
-        _plan_after_promotion(result, tgt, others, primaries)
+        refusal = _plan_after_promotion(result, tgt, others, primaries, mode)
+        if refusal:
+            return _refused(refusal, result)
     elif tgt["mode"] == "secondary":
         refusal = _plan_promotion(result, tgt, others, primaries, mode, allow_two_primaries, max_wal_lag)
         if refusal:
@@ -161,8 +163,27 @@ def _refused(message, result=None):
     return out
 
 
-def _plan_after_promotion(result, tgt, others, primaries):
-    """The target already is a primary: the promotion is done; re-attach whoever does not follow it."""
+def _plan_after_promotion(result, tgt, others, primaries, mode):
+    """The target already is a primary: the promotion is done; re-attach whoever does not follow it.
+
+    Another answering primary is a split brain. Demoting it discards every write it took, so that is
+    done only when the operator confirmed the target is the primary to keep (`unplanned`, the mode of
+    the run that promoted it) and no secondary follows the other one instead; a string is a refusal.
+    """
+    if primaries:
+        names = ", ".join(p["host"] for p in primaries)
+        if mode != "unplanned":
+            return ("Two DR primaries answer: %s (the target) and %s. A %s run never demotes a primary, since it may "
+                    "hold writes the target lacks. If %s is the old primary that came back after an unplanned failover "
+                    "to %s, run with failover_mode: unplanned (and failover_snapshot_dir) to snapshot, demote and "
+                    "re-attach it; if %s is the one to keep, fail over to it instead." % (
+                        tgt["host"], names, mode, names, tgt["host"], names))
+        followed = [p["host"] for p in primaries
+                    if any(_follows(o, p) for o in others if o["host"] != p["host"])]
+        if followed and not any(_follows(o, tgt) for o in others):
+            return ("Two DR primaries answer: %s (the target) and %s, and the secondaries follow %s, not %s. Demoting %s "
+                    "would cut them off and discard its writes: check which primary serves the clients, and fail over "
+                    "to it instead." % (tgt["host"], names, ", ".join(followed), tgt["host"], ", ".join(followed)))
     result["kind"] = "resume"
     result["returning"] = [p["host"] for p in primaries]
     for other in others:
@@ -175,6 +196,7 @@ def _plan_after_promotion(result, tgt, others, primaries):
             result["reattach"].append(other["host"])
     if result["returning"]:
         result["old_primary"] = result["returning"][0]
+    return ""
 
 
 def _plan_promotion(result, tgt, others, primaries, mode, allow_two_primaries, max_wal_lag):

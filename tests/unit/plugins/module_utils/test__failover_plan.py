@@ -119,6 +119,21 @@ def test_returning_primary_is_demoted_and_reattached_after_a_snapshot():
     assert any("save a raft snapshot of a" in s for s in p["steps"])
 
 
+@pytest.mark.parametrize("mode", ["auto", "planned"])
+def test_split_brain_is_never_resolved_by_a_planned_or_auto_run(mode):
+    # After an unplanned failover to b, a came back still a primary; a failback to a must not demote b.
+    clusters = lab(a=view(primary(wal=130)), b=view(primary(secondaries=("c",))), c=view(secondary(of="b")))
+    p = plan(clusters, "a", mode=mode, key_shares=3)
+    assert "Two DR primaries answer: a (the target) and b" in p["refuse"] and p["action"] == "none"
+    assert "Two DR primaries answer" in plan(clusters, "b", mode=mode, key_shares=3)["refuse"]
+
+
+def test_split_brain_target_without_followers_is_refused_even_unplanned():
+    clusters = lab(a=view(primary(wal=130)), b=view(primary(secondaries=("c",))), c=view(secondary(of="b")))
+    p = plan(clusters, "a", mode="unplanned", key_shares=3)
+    assert "the secondaries follow b, not a" in p["refuse"]
+
+
 def test_unhealthy_target_refuses_a_planned_failover():
     clusters = lab(a=view(primary()), b=view(secondary(state="merkle-sync"), healthy=False), c=view(secondary()))
     assert "is not a healthy secondary of a" in plan(clusters, "b", key_shares=3)["refuse"]
