@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write what a drlab's playbook runs need from its lab.json (secrets, so 0600), for `make demo`.
 
     drlab_vars.py LAB_DIR tokens [--from a]   → LAB_DIR/tokens.yml: each host's vault_token (own root

@@ -237,7 +237,7 @@ def _plan_promotion(result, tgt, others, primaries, mode, allow_two_primaries, m
         result["reattach"] = [o["host"] for o in others if o["answered"] and o["mode"] == "secondary"]
         if result["kind"] == "planned":
             result["reattach"].append(old["host"])
-        result["reattach"] = sorted(set(result["reattach"]) - {h for h in stray})
+        result["reattach"] = sorted(set(result["reattach"]) - set(stray))
         return ""
     if old["answered"] and old["mode"] == "secondary" and not primaries:
         # A run that stopped after the demotion: go on with the promotion.
