@@ -201,3 +201,71 @@ def test_key_holders_ceremony_one_job_each(lab, playbook, tmp_path, monkeypatch)
         assert_nothing_secret(shown, shares + [op_token, passphrase] + lab_secrets(lab))
     finally:
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
+
+
+FAKE_AWX_CREDENTIAL = '''#!/usr/bin/python
+# A stand-in for awx.awx.credential (AWX is not available here): the options batch_token_awx.yml
+# uses, recorded to $FAKE_AWX_RECORD instead of sent to AWX.
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        name=dict(required=True), organization=dict(), credential_type=dict(),
+        inputs=dict(type="dict", no_log=True), update_secrets=dict(type="bool", default=True)))
+    with open(os.environ["FAKE_AWX_RECORD"], "w") as handle:
+        json.dump(module.params, handle)
+    module.exit_json(changed=True)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_batch_token_rotation_job_writes_its_credential(lab, playbook, tmp_path, monkeypatch):
+    """The "DR batch token rotation" job: a new batch token when there is none, handed to
+    awx.awx.credential (a stand-in here) for the batch token credential, and never shown."""
+    monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ.get("PATH", "")))
+    lab.reset()
+    playbook("vaultops.dr.setup", tokens=None)
+    wait_topology(lab, "a", ["b", "c"])
+    info = lab_vars(lab)
+    fake = tmp_path / "fake_collections" / "ansible_collections" / "awx" / "awx" / "plugins" / "modules"
+    fake.mkdir(parents=True)
+    (fake / "credential.py").write_text(FAKE_AWX_CREDENTIAL)
+    record = tmp_path / "awx-credential.json"
+
+    # The first run: no batch token credential on the job yet (it seeds the credential).
+    extravars = {"vault_token": info["clusters"]["a"]["root_token"],
+                 "batch_token_awx_credential": "Vault DR batch operation token", "batch_token_awx_organization": "Ops"}
+    pdd = private_data_dir(lab, tmp_path, extravars, Path(info["ca_cert"]).read_text(), name="rotation")
+    envvars = json.loads((pdd / "env" / "envvars").read_text())
+    envvars["ANSIBLE_COLLECTIONS_PATH"] = "%s:%s" % (ROOT / ".build" / "collections", fake.parents[3])
+    envvars["FAKE_AWX_RECORD"] = str(record)
+    (pdd / "env" / "envvars").write_text(json.dumps(envvars))
+
+    run, stdout, shown, _ = run_job(pdd, "playbooks/batch_token_awx.yml", "rotation")
+    assert run.status == "successful", stdout[-6000:]
+    stored = json.loads(record.read_text())
+    assert stored["name"] == "Vault DR batch operation token" and stored["organization"] == "Ops"
+    assert stored["credential_type"] == "Vault DR batch operation token" and stored["update_secrets"]
+    new = stored["inputs"]["batch_token"]
+    # A batch token the primary knows, with a TTL.
+    resp = Api(lab.cluster("a"))("POST", "auth/token/lookup", token=info["clusters"]["a"]["root_token"],
+                                 json={"token": new})
+    assert resp.status_code == 200 and resp.json()["data"]["type"] == "batch", resp.text
+    assert_nothing_secret(shown, [new] + lab_secrets(lab))
+
+    # The next scheduled run, with the stored token in the credential: kept, nothing written.
+    record.unlink()
+    extravars["batch_token_current"] = new
+    pdd = private_data_dir(lab, tmp_path, extravars, Path(info["ca_cert"]).read_text(), name="rotation2")
+    (pdd / "env" / "envvars").write_text(json.dumps(envvars))
+    run, stdout, shown, _ = run_job(pdd, "playbooks/batch_token_awx.yml", "rotation2")
+    assert run.status == "successful", stdout[-6000:]
+    assert not record.exists(), "a kept token must not be written to the credential again"
+    assert_nothing_secret(shown, [new] + lab_secrets(lab))
