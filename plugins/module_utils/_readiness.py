@@ -135,7 +135,9 @@ def judge(clusters, token=None, max_wal_lag=100, max_clock_skew_ms=1000, max_hea
     entry = {h: clusters[h] if isinstance(clusters[h], dict) else {} for h in hosts}
     views = {h: cluster_view(entry[h].get("dr"), entry[h].get("cluster_addr") or "") for h in hosts}
     report = {h: {"mode": views[h]["mode"], "state": views[h]["raw"].get("state"), "answered": views[h]["answered"],
-                  "healthy": views[h]["healthy"], "version": views[h]["version"]} for h in hosts}
+                  "healthy": views[h]["healthy"], "version": views[h]["version"], "performance_mode": None,
+                  "active_node": None, "generation_attempt": None, "wal_lag": None, "heartbeat_age": None,
+                  "clock_skew_ms": None, "primary_sees": None} for h in hosts}
 
     for host in hosts:
         if not views[host]["answered"]:

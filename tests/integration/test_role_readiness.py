@@ -1,0 +1,129 @@
+"""The readiness role against drlab (real OpenBao underneath): ready after set-up, then each fault in turn, with its
+undo, is named as a reason; every run is checked for reads only (the lab received no write besides the POSTs that
+only read) and for no token in the output.
+
+One lab.reset() and one set-up for the whole module, to keep it short. drlab clusters are single-node, so sys/leader
+always says is_self there: the standby check (vault_addr reaching a standby through a load balancer) is unit-tested
+only (tests/unit/plugins/module_utils/test__readiness.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+
+from dr_checks import assert_no_secret, lab_secrets, mint_batch_op_token, wait_topology, write_sentinels, writes
+from lab_api import OP_ATTEMPT, Api, wait_for
+
+
+def cut_off(lab, name, older_than=0):
+    """The primary a sees `name` disconnected, its last heartbeat more than `older_than` seconds ago."""
+    for item in Api(lab.cluster("a")).dr().get("secondaries", []):
+        if item["node_id"] == name and item["connection_status"] == "disconnected":
+            last = datetime.datetime.fromisoformat(item["last_heartbeat"].replace("Z", "+00:00")).timestamp()
+            return time.time() - last > older_than
+    return False
+
+
+def caught_up(lab, name):
+    primary, secondary = Api(lab.cluster("a")).dr(), Api(lab.cluster(name)).dr()
+    return secondary.get("last_remote_wal", -1) >= primary.get("last_dr_wal", primary.get("last_wal", 0))
+
+
+def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path):
+    lab.reset()
+    playbook("vaultops.dr.setup", tokens=None)
+    wait_topology(lab, "a", ["b", "c"])
+    good = mint_batch_op_token(lab, on="a", ttl="48h")
+    short = mint_batch_op_token(lab, on="a", ttl="2h")
+    timings = {}
+
+    def readiness(step, ready, token=good, **extra):
+        for suffix in ("json", "md"):
+            (tmp_path / ("readiness-report." + suffix)).unlink(missing_ok=True)
+        t0 = time.time()
+        proc = playbook("vaultops.dr.readiness", tokens="a", expect_fail=not ready, readiness_report_dir=str(tmp_path),
+                        readiness_dr_operation_token=token, **extra)
+        timings[step] = round(time.time() - t0, 1)
+        assert writes(lab, t0) == [], "the readiness check sent a write"
+        assert_no_secret(proc, [good, short] + lab_secrets(lab))
+        report = json.loads((tmp_path / "readiness-report.json").read_text())
+        markdown = (tmp_path / "readiness-report.md").read_text()
+        assert report["verdict"] == ("ready" if ready else "not ready"), report["summary"]
+        assert markdown.startswith("# DR readiness: %s" % report["verdict"])
+        assert "DR readiness: %s" % report["verdict"] in proc.stdout
+        for reason in report["reasons"]:
+            assert reason in markdown
+        if not ready:
+            assert "DR set not ready" in proc.stdout
+        return report
+
+    def reasons_of(report):
+        return {(f["code"], f["cluster"]) for f in report["findings"] if f["level"] == "reason"}
+
+    # Ready after set-up: every check answered, the token valid with promote and update-primary.
+    report = readiness("ready after setup", True)
+    assert report["primary"] == "a" and report["reasons"] == [] and report["warnings"] == []
+    assert report["notes"] == [], report["notes"]
+    for name in "abc":
+        cluster = report["clusters"][name]
+        assert cluster["active_node"] is True and cluster["performance_mode"] == "disabled", cluster
+        assert cluster["generation_attempt"] is False and cluster["ready"], cluster
+    assert report["clusters"]["b"]["wal_lag"] <= 100 and report["clusters"]["b"]["heartbeat_age"] < 60
+    token = report["token"]
+    assert token["type"] == "batch" and token["grants"] == {"promote": True, "update-primary": True}
+    assert 24 * 3600 < token["ttl"] <= 48 * 3600
+
+    # A cut link: b idle and disconnected, behind the primary's WAL, its heartbeat stale (bounds tightened to see it).
+    # c must have caught up with those writes, and b's heartbeat be well past the tightened bound, so only b is named.
+    lab.cut_link("a", "b")
+    write_sentinels(lab, "a", count=3)
+    wait_for(lambda: cut_off(lab, "b", older_than=12) and caught_up(lab, "c"), timeout=60,
+             what="b's heartbeat 12 s old and c caught up")
+    report = readiness("cut link", False, readiness_max_wal_lag=0, readiness_max_heartbeat_age=10)
+    assert {("unhealthy", "b"), ("disconnected", "b"), ("wal_lag", "b"), ("heartbeat_stale", "b")} <= reasons_of(report)
+    assert {cluster for _code, cluster in reasons_of(report)} == {"b"}, report["reasons"]
+    lab.restore_link("a", "b")
+    wait_topology(lab, "a", ["b", "c"])
+
+    # A stopped secondary: it does not answer, and the primary sees it disconnected.
+    lab.stop("c")
+    wait_for(lambda: cut_off(lab, "c"), timeout=30, what="c disconnected")
+    report = readiness("stopped secondary", False)
+    assert {("unreachable", "c"), ("disconnected", "c")} <= reasons_of(report)
+    assert {cluster for _code, cluster in reasons_of(report)} == {"c"}, report["reasons"]
+    lab.start("c")
+    wait_topology(lab, "a", ["b", "c"])
+
+    # A batch token near expiry (2h left, readiness_min_token_ttl 24h): the rotation should have run.
+    report = readiness("token near expiry", False, token=short)
+    assert reasons_of(report) == {("token_ttl_low", "a")}, report["reasons"]
+    assert "scheduled rotation" in report["reasons"][0]
+
+    # Version skew: b older than the primary is not ready; c newer is a warning.
+    lab.set_version("a", "1.15.0")
+    lab.set_version("b", "1.14.0")
+    lab.set_version("c", "1.16.0")
+    try:
+        report = readiness("version skew", False)
+    finally:
+        for name in "abc":
+            lab.set_version(name, None)
+    assert reasons_of(report) == {("version_older", "b")}, report["reasons"]
+    assert [f["code"] for f in report["findings"] if f["level"] == "warning"] == ["version_newer"]
+
+    # A generation attempt left open on a secondary (a ceremony started and abandoned).
+    started = Api(lab.cluster("c"))("PUT", OP_ATTEMPT, json={})
+    assert started.status_code == 200, started.text
+    try:
+        report = readiness("open generation attempt", False)
+    finally:
+        assert Api(lab.cluster("c"))("DELETE", OP_ATTEMPT).status_code in (200, 204)
+    assert reasons_of(report) == {("generation_attempt_open", "c")}, report["reasons"]
+
+    # Everything undone; without a token the token check is a note, not a verdict.
+    report = readiness("ready again, no token", True, token="")
+    assert report["notes"] == ["No readiness_dr_operation_token given: the pre-staged batch DR operation token was "
+                               "not checked."]
+    print("readiness run seconds:", timings)
