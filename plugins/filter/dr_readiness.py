@@ -74,7 +74,7 @@ from ansible_collections.vaultops.dr.plugins.module_utils._readiness import judg
 
 
 def dr_readiness(clusters, token=None, max_wal_lag=100, max_clock_skew_ms=1000, max_heartbeat_age=60,
-                 min_token_ttl="24h", now=None):
+                 min_token_ttl="24h", now=None):  # noqa: S107 - a duration
     """`reads | vaultops.dr.dr_readiness(...)`."""
     try:
         return judge(clusters, token=token or None, max_wal_lag=int(max_wal_lag),

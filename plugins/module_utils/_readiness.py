@@ -38,10 +38,8 @@ from ansible_collections.vaultops.dr.plugins.module_utils._replication import (
 
 PROMOTE = "sys/replication/dr/secondary/promote"
 UPDATE_PRIMARY = "sys/replication/dr/secondary/update-primary"
-OP_TOKEN_ATTEMPT = "sys/replication/dr/secondary/generate-operation-token/attempt"
+OP_TOKEN_ATTEMPT = "sys/replication/dr/secondary/generate-operation-token/attempt"  # noqa: S105 - a path
 ROOT_ATTEMPT = "sys/generate-root/attempt"
-
-DEFAULTS = {"max_wal_lag": 100, "max_clock_skew_ms": 1000, "max_heartbeat_age": 60, "min_token_ttl": "24h"}
 
 # An endpoint the server does not serve (OSS/OpenBao without the feature, a path this release lacks, the
 # unauthenticated generate-root turned off): the check becomes a note.
@@ -115,7 +113,7 @@ class _Findings:
 
 # -- the verdict -------------------------------------------------------------------------------
 def judge(clusters, token=None, max_wal_lag=100, max_clock_skew_ms=1000, max_heartbeat_age=60,
-          min_token_ttl="24h", now=None):
+          min_token_ttl="24h", now=None):  # noqa: S107 - a duration
     """The readiness verdict of a DR set.
 
     `clusters`: inventory name → what the role read there: `dr` (the registered vaultops.dr.dr_status
@@ -139,6 +137,8 @@ def judge(clusters, token=None, max_wal_lag=100, max_clock_skew_ms=1000, max_hea
                   "active_node": None, "generation_attempt": None, "wal_lag": None, "heartbeat_age": None,
                   "clock_skew_ms": None, "primary_sees": None} for h in hosts}
 
+    # When each cluster was read (epoch seconds): heartbeat ages are measured from there, not from the judgement.
+    read_at = {h: _epoch(entry[h].get("read_at"), now) for h in hosts}
     for host in hosts:
         if not views[host]["answered"]:
             found.add(REASON, "unreachable", host, "%s does not answer its DR status: %s." % (host, views[host]["error"]))
@@ -160,13 +160,14 @@ def judge(clusters, token=None, max_wal_lag=100, max_clock_skew_ms=1000, max_hea
         if host == primary or not views[host]["answered"] or views[host]["mode"] == "primary":
             continue
         _judge_secondary(found, host, views[host], primary and views[primary], report[host],
-                         max_wal_lag, max_clock_skew_ms, max_heartbeat_age, now)
+                         max_wal_lag, max_clock_skew_ms, max_heartbeat_age, (read_at[host], read_at.get(primary)))
     if primary:
         # A primary that lists a secondary of the inventory it cannot reach: its own view counts too.
         for host in hosts:
             if host != primary and not views[host]["answered"]:
-                _judge_primary_view_of(found, host, views[primary], report[host], max_clock_skew_ms,
-                                       max_heartbeat_age, now)
+                item = _judge_primary_view_of(found, host, views[primary], report[host])
+                if item is not None:
+                    _heartbeat(found, host, [(item, read_at[primary], "the primary")], report, max_clock_skew_ms, max_heartbeat_age)
     for host in hosts:
         if views[host]["answered"] and as_bool(views[host]["raw"].get("corrupted_merkle_tree")):
             found.add(REASON, "corrupted_merkle_tree", host,
@@ -240,8 +241,15 @@ def _entry_for(primary_view, host):
     return None
 
 
-def _judge_primary_view_of(found, host, primary_view, report, max_skew, max_age, now):
-    """What the primary's `secondaries[]` says of `host`: connection, heartbeat age, clock skew."""
+def _epoch(value, default):
+    try:
+        return float(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _judge_primary_view_of(found, host, primary_view, report):
+    """What the primary's `secondaries[]` says of `host`: its connection (its entry, for heartbeat and skew)."""
     item = _entry_for(primary_view, host)
     if item is None:
         return None
@@ -249,13 +257,14 @@ def _judge_primary_view_of(found, host, primary_view, report, max_skew, max_age,
     report["primary_sees"] = connection or None
     if connection and connection != "connected":
         found.add(REASON, "disconnected", host, "The primary sees %s %s." % (host, connection))
-    _heartbeat(found, host, [item], report, max_skew, max_age, now, "as the primary sees it")
     return item
 
 
-def _heartbeat(found, host, items, report, max_skew, max_age, now, where):
-    ages = [now - t for t in (parse_time(i.get("last_heartbeat")) for i in items) if t is not None]
-    skews = [abs(s) for s in (as_int(i.get("clock_skew_ms")) for i in items) if s is not None]
+def _heartbeat(found, host, items, report, max_skew, max_age):
+    """Heartbeat age and clock skew from `items`: [(a secondaries[] or primaries[] entry, when it was read)]."""
+    where = "as %s report%s it" % (" and ".join(w for _i, _t, w in items), "" if len(items) > 1 else "s")
+    ages = [at - t for i, at, _w in items for t in [parse_time(i.get("last_heartbeat"))] if t is not None]
+    skews = [abs(s) for s in (as_int(i.get("clock_skew_ms")) for i, _at, _w in items) if s is not None]
     if ages:
         age = max(ages)
         report["heartbeat_age"] = round(max(age, report.get("heartbeat_age") or 0), 1)
@@ -270,7 +279,7 @@ def _heartbeat(found, host, items, report, max_skew, max_age, now, where):
                 host, where, skew, max_skew))
 
 
-def _judge_secondary(found, host, view, primary_view, report, max_lag, max_skew, max_age, now):
+def _judge_secondary(found, host, view, primary_view, report, max_lag, max_skew, max_age, read_at):
     raw = view["raw"]
     if view["mode"] != "secondary":
         found.add(REASON, "not_secondary", host, "%s is not a DR secondary: its DR mode is %s." % (host, view["mode"]))
@@ -287,11 +296,13 @@ def _judge_secondary(found, host, view, primary_view, report, max_lag, max_skew,
     if addr and normalise_addr(addr) not in primary_addrs(raw):
         found.add(REASON, "follows_other", host, "%s does not follow the primary's cluster address %s (it names %s)." % (
             host, addr, ", ".join(sorted(primary_addrs(raw))) or "none"))
-    item = _judge_primary_view_of(found, host, primary_view, report, max_skew, max_age, now)
+    item = _judge_primary_view_of(found, host, primary_view, report)
     own = [p for p in (raw.get("primaries") or [])[:1] if isinstance(p, dict)]
-    if own:
-        _heartbeat(found, host, own, report, max_skew, max_age, now, "as it sees its primary")
-    elif item is None:
+    items = ([(item, read_at[1] or read_at[0], "the primary")] if item is not None else []) + [
+        (p, read_at[0], host) for p in own]
+    if items:
+        _heartbeat(found, host, items, report, max_skew, max_age)
+    else:
         found.add(NOTE, "no_heartbeat", host, "Neither %s nor the primary reports a heartbeat time for it." % host)
     primary_wal, received = wal_position(primary_view["raw"]), as_int(raw.get("last_remote_wal"))
     if primary_wal is None or received is None:

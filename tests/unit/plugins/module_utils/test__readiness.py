@@ -220,6 +220,22 @@ def test_token_reasons_never_hold_the_token():
     assert secret not in repr(result)
 
 
+def test_heartbeat_age_is_measured_from_when_each_cluster_was_read():
+    clusters = with_(S, "a", dr=dr(primary_raw(hb="2027-01-15T07:59:30Z")))  # 30 s before NOW
+    assert codes(run(clusters, max_heartbeat_age=10)) == ["heartbeat_stale"]
+    read_earlier = with_(clusters, "a", read_at=str(NOW - 25))  # the primary was read 25 s before the judgement
+    result = run(read_earlier, max_heartbeat_age=10)
+    assert result["ready"], result["reasons"]
+    assert result["clusters"]["b"]["heartbeat_age"] == pytest.approx(5, abs=0.1)
+
+
+def test_one_reason_for_a_stale_heartbeat_seen_from_both_ends():
+    stale = "2027-01-15T07:58:00Z"
+    clusters = with_(with_(S, "b", dr=dr(secondary_raw(hb=stale))), "a", dr=dr(primary_raw(hb=stale)))
+    (reason,) = [f["message"] for f in run(clusters)["findings"] if f["code"] == "heartbeat_stale" and f["cluster"] == "b"]
+    assert reason == "b's last heartbeat as the primary and b report it is 2m old, above readiness_max_heartbeat_age 60s."
+
+
 def test_heartbeat_bound_is_configurable():
     old = "2027-01-15T07:59:50Z"  # 10 s
     clusters = with_(S, "a", dr=dr(primary_raw(hb=old)))
