@@ -10,6 +10,7 @@ import secrets
 import time
 from pathlib import Path
 
+import requests
 from lab_api import Api, lab_vars, wait_for
 
 NAMES = ("a", "b", "c")
@@ -46,7 +47,11 @@ def topology(lab, names=NAMES):
     by_addr = {c["cluster_addr"].rstrip("/"): n for n, c in info["clusters"].items()}
     out = {}
     for name in names:
-        status = dr(lab, name)
+        try:
+            status = dr(lab, name)
+        except requests.RequestException:
+            out[name] = ("unreachable", None, False)
+            continue
         addrs = [a.rstrip("/") for a in status.get("known_primary_cluster_addrs", [])]
         leader = next((by_addr[a] for a in addrs if a in by_addr), None)
         streaming = status.get("state") in ("stream-wals", "running")
