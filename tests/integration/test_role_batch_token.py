@@ -14,6 +14,8 @@ import json
 import re
 import time
 
+import yaml
+
 from lab_api import Api, lab_vars, wait_for
 
 POLICY = "vaultops-dr-operation"
@@ -102,6 +104,14 @@ def test_batch_token_role(lab, playbook, tmp_path):
     assert "not above min_ttl 48h" in renewed["reason"]
     assert lookup(api, a.root_token, renewed["token"])["ttl"] > 167 * 3600
     assert recap(proc)["a"]["changed"] == 1
+
+    # The shipped playbook from the command line keeps the minted token in batch_token_output_file (0600).
+    out = tmp_path / "op-token.yml"
+    proc = playbook("vaultops.dr.batch_token", tokens="a", batch_token_output_file=str(out), batch_token_current=short)
+    kept = yaml.safe_load(out.read_text())
+    assert oct(out.stat().st_mode & 0o777) == "0o600" and kept["failover_dr_operation_token"] == kept["batch_token_current"]
+    assert lookup(api, a.root_token, kept["batch_token_current"])["type"] == "batch"
+    assert kept["batch_token_current"] not in proc.output
 
     # Pointed at a DR secondary: refused before any write.
     since = time.time()
