@@ -167,7 +167,8 @@ def judge(clusters, token=None, max_wal_lag=100, max_clock_skew_ms=1000, max_hea
             if host != primary and not views[host]["answered"]:
                 item = _judge_primary_view_of(found, host, views[primary], report[host])
                 if item is not None:
-                    _heartbeat(found, host, [(item, read_at[primary], "the primary")], report, max_clock_skew_ms, max_heartbeat_age)
+                    _heartbeat(found, host, [(item, read_at[primary], "the primary")], report[host], max_clock_skew_ms,
+                               max_heartbeat_age)
     for host in hosts:
         if views[host]["answered"] and as_bool(views[host]["raw"].get("corrupted_merkle_tree")):
             found.add(REASON, "corrupted_merkle_tree", host,

@@ -159,6 +159,9 @@ def test_situation(clusters, kwargs, reasons, warnings):
     assert codes(result, "warning") == warnings, result["warnings"]
     assert result["verdict"] == ("not ready" if reasons else "ready")
     assert result["ready"] is (not reasons)
+    assert set(result["clusters"]) == set(clusters)
+    for view in result["clusters"].values():
+        assert {"mode", "version", "wal_lag", "heartbeat_age", "active_node", "generation_attempt", "ready"} <= set(view)
     assert result["summary"][0].startswith("DR readiness: %s" % result["verdict"])
     for message in result["reasons"]:
         assert "NOT READY: " + message in result["summary"]
