@@ -1,6 +1,7 @@
 """Replication follower (a secondary's end of the replication channel): a heartbeat every second to the
 first reachable known primary cluster address, and a snapshot restore whenever the primary's raft index
-differs from the one this secondary serves (forced the first time: it carries the primary's keyring)."""
+differs from the one this secondary serves. Forced only on the first sync of a cluster without the DR set's
+data (it carries the primary's keyring), or when OpenBao refuses a normal restore (another key set)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,18 @@ class PrimaryContact:
     def update(self, **fields: Any) -> None:
         with self._lock:
             self._data = {**self._data, **fields}
+
+
+def _wants_restore(sec: dict[str, Any], primary_index: int) -> bool:
+    """A restore is due: forced or first one from this attachment's primary, or the primary's index moved."""
+    return bool(sec.get("needs_force") or sec.get("resync")) or primary_index != int(sec.get("applied_index", 0))
+
+
+def _errors(r: requests.Response) -> str:
+    try:
+        return "; ".join(r.json().get("errors") or []) or r.text.strip()[:200]
+    except ValueError:
+        return r.text.strip()[:200]
 
 
 class ReplicationFollower:
@@ -126,7 +139,7 @@ class ReplicationFollower:
                                  error="primary cluster id changed; the secondary needs a wipe")
             return
         self.contact.replace(ok=True, last_heartbeat=time.time(), index=info.get("index", 0), error="", addr=addr)
-        if sec.get("needs_force") or int(info.get("index", 0)) != int(sec.get("applied_index", 0)):
+        if _wants_restore(sec, int(info.get("index", 0))):
             if self._pull_thread is None or not self._pull_thread.is_alive():
                 self._pull_thread = threading.Thread(target=self._pull_guarded, args=(s, addr, sec), daemon=True)
                 self._pull_thread.start()
@@ -137,6 +150,14 @@ class ReplicationFollower:
         except Exception as exc:  # noqa: BLE001
             traceback.print_exc()
             self.contact.update(error=f"sync failed: {exc}")
+
+    def _bootstrap(self, s: requests.Session, addr: str) -> dict[str, Any] | None:
+        """The primary's unseal keys and service token (None, with the contact's error set, if refused)."""
+        b = s.post(addr + "/drlab/repl/bootstrap", timeout=10)
+        if b.status_code != 200:
+            self.contact.update(ok=False, error=f"bootstrap refused: {b.status_code}")
+            return None
+        return dict(b.json())
 
     def pull_snapshot(self, s: requests.Session, addr: str, sec: dict[str, Any]) -> None:
         bao = self.gw.bao
@@ -151,7 +172,7 @@ class ReplicationFollower:
                     return
                 # decide from the current state (the caller's copy may predate a restore that just finished)
                 sec = copy.deepcopy(cur)
-            if not sec.get("needs_force") and int(self.contact.snapshot().get("index", -1)) == int(sec.get("applied_index", 0)):
+            if not _wants_restore(sec, int(self.contact.snapshot().get("index", -1))):
                 return
             r = s.get(addr + "/drlab/repl/snapshot", timeout=60)
             if r.status_code != 200:
@@ -161,31 +182,44 @@ class ReplicationFollower:
             t0 = time.time()
             snap = r.content
             before = bao.leader().get("active_time")
+            if not before:  # without it the wait below could end before OpenBao serves the restored data
+                self.contact.update(error="sync postponed: OpenBao's sys/leader gave no active_time")
+                return
             force = bool(sec.get("needs_force"))
+            why = "first sync of a cluster without the DR set's data (takes the primary's keyring)" if force else ""
+            boot: dict[str, Any] | None = None
             if not force:
+                if sec.get("refresh_keys"):  # a new attachment: take the primary's keys and token with this restore
+                    boot = self._bootstrap(s, addr)
+                    if boot is None:
+                        return
                 rr = bao.api.req("POST", "sys/storage/raft/snapshot", token=self.store.service_token, data=snap, timeout=60)
                 if rr.status_code not in (200, 204):
                     force = True
+                    why = f"normal restore refused: {rr.status_code} {_errors(rr)}"
             if force:
-                b = s.post(addr + "/drlab/repl/bootstrap", timeout=10)
-                if b.status_code != 200:
-                    self.contact.update(ok=False, error=f"bootstrap refused: {b.status_code}")
+                print(f"{rfc3339()} sync: forcing the restore of primary index {index}: {why}", flush=True)
+                boot = boot or self._bootstrap(s, addr)
+                if boot is None:
                     return
-                boot = b.json()
                 rr = bao.api.req("POST", "sys/storage/raft/snapshot-force", token=self.store.service_token, data=snap, timeout=60)
                 if rr.status_code not in (200, 204):
                     raise RuntimeError(f"forced snapshot restore failed: {rr.status_code} {rr.text}")
+            if boot is not None:
                 with self.store.edit() as state:
                     state["unseal_keys_b64"] = boot["unseal_keys_b64"]
                     state["unseal_keys_hex"] = boot["unseal_keys_hex"]
                     state["service_token"] = boot["service_token"]
+            # OpenBao answers the restore at once and serves the restored data only when it is active again
+            # (~5.5 s later): only then does this secondary claim the index
             bao.wait_active(timeout=60, after_active_time=before)
             with self.store.locked() as state:
                 cur = state.get("secondary") or {}
-                if cur.get("secondary_id") == sec.get("secondary_id"):
-                    cur["applied_index"] = index
-                    cur["needs_force"] = False
-                    cur["syncing_first"] = False
+                # only if no update-primary (or another attachment) came in while this restore ran
+                if state["mode"] == "secondary" and cur.get("attach_id") == sec.get("attach_id") \
+                        and cur.get("secondary_id") == sec.get("secondary_id"):
+                    cur.update(applied_index=index, applied_from=addr, needs_force=False, syncing_first=False, resync=False,
+                               refresh_keys=False)
                     state["has_data"] = True
                     state["secondary"] = cur
                     self.store.save()

@@ -85,6 +85,15 @@ class OpenBao:
         except (requests.RequestException, ValueError):
             return 0
 
+    def applied_index(self) -> int:
+        """OpenBao's raft applied index: every entry up to it is in the FSM, so a raft snapshot taken after reading
+        it holds at least that data (the committed index may run ahead of it: committed, not applied yet)."""
+        try:
+            leader = self.leader()
+            return int(leader.get("raft_applied_index", leader.get("raft_committed_index", 0)))
+        except (requests.RequestException, ValueError):
+            return 0
+
     def sealed(self) -> bool | None:
         if self.recovery:
             return None

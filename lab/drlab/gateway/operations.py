@@ -35,12 +35,24 @@ P = "sys/replication/dr/"
 
 
 def _attached(state: State, payload: dict[str, Any], first_sync: bool) -> dict[str, Any]:
-    """The ``secondary`` block after attaching to the primary an activation payload names."""
+    """The ``secondary`` block after attaching to the primary an activation payload names.
+
+    A new attachment (``attach_id``) has restored nothing from that primary yet: ``applied_index`` starts at 0
+    unless it came from this very primary cluster address (so a re-attached cluster never reports its old index,
+    for example a demoted primary its own, as received from the new primary), and ``resync`` keeps the status at
+    ``merkle-sync`` until the first restore from it. Only a cluster without the DR set's data needs a forced
+    restore (it carries the primary's keyring); one with the same cluster id already shares the keyring, so it
+    tries a normal restore first (falling back to a forced one if OpenBao refuses it) and takes the primary's
+    unseal keys and service token afterwards (``refresh_keys``)."""
+    prev = state.get("secondary") or {}
+    addr = payload["primary_cluster_addr"]
+    keep = not first_sync and prev.get("applied_from") == addr
     return {"secondary_id": payload["secondary_id"], "credential": payload["credential"],
-            "primary_cluster_addrs": [payload["primary_cluster_addr"]],
+            "primary_cluster_addrs": [addr],
             "primary_api_addr": payload["primary_api_addr"], "cluster_ca_pem": payload["cluster_ca_pem"],
-            "applied_index": 0 if first_sync else (state.get("secondary") or {}).get("applied_index", 0),
-            "syncing_first": first_sync, "needs_force": True}
+            "applied_index": prev.get("applied_index", 0) if keep else 0, "applied_from": addr if keep else "",
+            "attach_id": uuid.uuid4().hex, "syncing_first": first_sync, "needs_force": first_sync,
+            "resync": not first_sync, "refresh_keys": not first_sync}
 
 
 class DrOperations:
@@ -81,7 +93,8 @@ class DrOperations:
             require_primary(state)
             state.update(mode="secondary", known_secondaries={}, has_data=True, op_tokens=[],
                          secondary={"secondary_id": "", "primary_cluster_addrs": [], "primary_api_addr": "",
-                                    "applied_index": index, "syncing_first": False, "needs_force": True})
+                                    "applied_index": index, "applied_from": "", "attach_id": uuid.uuid4().hex,
+                                    "syncing_first": False, "needs_force": False, "resync": False, "refresh_keys": False})
             self.gw.contact.clear()
         return Reply(200, envelope(None, [WARN_DEMOTE]))
 
@@ -202,6 +215,10 @@ class DrOperations:
                     raise ApiError(400, "update_primary_addrs cannot be used on a cluster that has no known primary "
                                         "(for example a newly demoted primary); use an activation token")
                 sec["primary_cluster_addrs"] = list(addrs)
+                sec["attach_id"] = uuid.uuid4().hex  # a restore still running from the old addresses does not count
+                if sec.get("applied_from") not in sec["primary_cluster_addrs"]:
+                    # the index came from another address: it says nothing about what the new one holds
+                    sec.update(applied_index=0, applied_from="", resync=True, refresh_keys=True)
                 state["secondary"] = sec
                 self.gw.contact.clear()
             self.gw.follower.wake()
@@ -211,7 +228,8 @@ class DrOperations:
         if (params.get("token") or "") == "":
             with self.store.edit() as state:
                 sec = state.get("secondary") or {}
-                sec.update({"secondary_id": "", "credential": "", "primary_cluster_addrs": [], "primary_api_addr": "", "syncing_first": False})
+                sec.update({"secondary_id": "", "credential": "", "primary_cluster_addrs": [], "primary_api_addr": "", "syncing_first": False,
+                            "attach_id": uuid.uuid4().hex})
                 state["secondary"] = sec
                 self.gw.contact.clear()
             return Reply(204)

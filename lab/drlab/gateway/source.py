@@ -48,9 +48,11 @@ class ReplicationSource:
             return {"cluster_id": state["cluster_id"], "index": idx}
 
     def snapshot(self, headers: Mapping[str, str]) -> tuple[int, bytes]:
-        """(raft index, raft snapshot) of the primary's OpenBao."""
+        """(raft index, raft snapshot) of the primary's OpenBao. The index is the *applied* index read before the
+        snapshot is taken, so the snapshot holds at least the data up to it: a secondary never claims an index
+        whose data it lacks (the committed index can be ahead of what the FSM, and so the snapshot, holds)."""
         self.authenticate(headers)
-        idx = self.gw.bao.committed_index()
+        idx = self.gw.bao.applied_index()
         r = self.gw.bao.api.req("GET", "sys/storage/raft/snapshot", token=self.store.service_token, timeout=60)
         if r.status_code != 200:
             raise ApiError(503, f"snapshot failed: {r.status_code}")

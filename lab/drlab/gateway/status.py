@@ -66,7 +66,8 @@ def _secondary(st: Mapping[str, Any], contact: Mapping[str, Any], now: float) ->
     applied = int(sec.get("applied_index", 0))
     if not addrs:
         state, cstate = "idle", "idle"
-    elif sec.get("syncing_first"):
+    elif sec.get("syncing_first") or sec.get("resync"):
+        # no restore from this primary yet (first sync, or just re-attached with update-primary)
         state = "merkle-sync" if contact.get("ok") else "connecting"
         cstate = "ready" if connected else ("transient_failure" if contact.get("error") else "connecting")
     elif connected:
