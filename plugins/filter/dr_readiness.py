@@ -24,7 +24,7 @@ options:
     required: true
   token:
     description:
-      - Omit (or V(none)) when no batch DR operation token was given. Else C({host, lookup, capabilities}), the
+      - Omit (or V({})) when no batch DR operation token was given. Else C({host, lookup, capabilities}), the
         C(auth/token/lookup) and C(sys/capabilities) answers on the primary, without the token itself.
     type: dict
   max_wal_lag:
@@ -77,7 +77,7 @@ def dr_readiness(clusters, token=None, max_wal_lag=100, max_clock_skew_ms=1000, 
                  min_token_ttl="24h", now=None):  # noqa: S107 - a duration
     """`reads | vaultops.dr.dr_readiness(...)`."""
     try:
-        return judge(clusters, token=token or None, max_wal_lag=int(max_wal_lag),
+        return judge(clusters, token=token if isinstance(token, dict) and token else None, max_wal_lag=int(max_wal_lag),
                      max_clock_skew_ms=int(max_clock_skew_ms), max_heartbeat_age=int(max_heartbeat_age),
                      min_token_ttl=min_token_ttl, now=None if now is None else float(now))
     except (TypeError, ValueError) as err:

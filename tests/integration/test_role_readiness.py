@@ -102,6 +102,10 @@ def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path):
     assert reasons_of(report) == {("token_ttl_low", "a")}, report["reasons"]
     assert "scheduled rotation" in report["reasons"][0]
 
+    # A token that is none (a typo in the credential, or made on a cluster since wiped): its uri error answer is judged.
+    report = readiness("invalid token", False, token="hvb.not-a-token")
+    assert reasons_of(report) == {("token_invalid", "a")}, report["reasons"]
+
     # Version skew: b older than the primary is not ready; c newer is a warning.
     lab.set_version("a", "1.15.0")
     lab.set_version("b", "1.14.0")

@@ -268,3 +268,4 @@ def test_filter_wraps_bad_input():
     with pytest.raises(AnsibleFilterError):
         dr_readiness(S, min_token_ttl="soon", now=NOW)
     assert dr_readiness(S, token={}, max_wal_lag="100", now=str(NOW))["ready"]
+    assert dr_readiness(S, token="None", now=NOW)["token"] == {"checked": False}  # ansible-core 2.16 renders none so
