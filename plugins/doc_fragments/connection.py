@@ -45,7 +45,9 @@ options:
     description:
       - Vault Enterprise namespace, sent as the C(X-Vault-Namespace) header.
       - Falls back to the E(VAULT_NAMESPACE) environment variable.
-      - DR replication endpoints live in the root namespace; leave this unset for them.
+      - Never sent to the paths Vault serves only from the root namespace (C(sys/replication/*),
+        C(sys/generate-root/*), C(sys/generate-recovery-token/*), C(sys/health), C(sys/seal-status), C(sys/leader),
+        C(sys/seal), C(sys/unseal)); it applies to logins and every other path.
     type: str
 requirements:
   - requests (Python library, on the host that runs the module)

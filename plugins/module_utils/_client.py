@@ -26,6 +26,17 @@ except ImportError as exc:  # pragma: no cover - reported by the module base cla
 # standby or a promotion still catching up.
 TRANSIENT_STATUSES = frozenset((412, 429, 503))
 READ_METHODS = frozenset(("GET", "LIST", "HEAD"))
+# Vault Enterprise serves these only from the root namespace ("restricted endpoints"): a namespace
+# header there makes Vault look for them in the namespace and fail.
+ROOT_NAMESPACE_PATHS = ("sys/replication/", "sys/generate-root/", "sys/generate-recovery-token/",
+                        "sys/health", "sys/seal-status", "sys/seal", "sys/unseal", "sys/leader")
+
+
+def root_namespace_only(path):
+    """True for a path Vault serves only from the root namespace (never sent with X-Vault-Namespace)."""
+    path = path.lstrip("/").split("?")[0]
+    return any(path.startswith(p) if p.endswith("/") else (path == p or path.startswith(p + "/"))
+               for p in ROOT_NAMESPACE_PATHS)
 
 
 class VaultError(Exception):
@@ -161,7 +172,7 @@ class VaultClient:
         tok = token or self._token_for(auth)
         if tok:
             headers["X-Vault-Token"] = tok
-        if self.namespace:
+        if self.namespace and not root_namespace_only(path):
             headers["X-Vault-Namespace"] = self.namespace
         if wrap_ttl:
             headers["X-Vault-Wrap-TTL"] = str(wrap_ttl)

@@ -71,6 +71,17 @@ def test_explicit_token_namespace_and_wrap_ttl_headers(vault):
     assert json.loads(vault.calls[0].request.body) == {"a": 1}
 
 
+@pytest.mark.parametrize("path, sent", [
+    ("sys/replication/dr/status", False), ("sys/replication/dr/secondary/promote", False),
+    ("sys/generate-root/attempt", False), ("sys/generate-recovery-token/update", False), ("sys/health", False),
+    ("sys/seal-status", False), ("/sys/leader", False), ("auth/approle/login", True), ("sys/policies/acl/x", True),
+    ("sys/healthz", True), ("secret/data/sys/health", True)])
+def test_namespace_header_never_on_root_namespace_paths(vault, path, sent):
+    vault.add(responses.GET, vault.base + path.lstrip("/"), json={"data": {}})
+    make(namespace="team-a").read(path, auth="none")
+    assert ("X-Vault-Namespace" in vault.calls[0].request.headers) is sent
+
+
 def test_url_trailing_slash_and_leading_path_slash(vault):
     vault.add(responses.GET, vault.base + "sys/replication/dr/status", json=fixture("status_disabled"))
     c = VaultClient(URL + "/", retries=0)
