@@ -144,9 +144,12 @@ def _secondary_healthy(data):
         return False
     if state not in HEALTHY_STATES and connection not in ("ready", "running"):
         return False
-    # HashiCorp's own checks call a secondary unhealthy when its primary is not connected.
+    # HashiCorp's own checks call a secondary unhealthy when its primary is not connected, and their test
+    # harness waits for last_remote_wal > 0: a secondary that has never received a WAL serves nothing yet.
     primaries = [p for p in _list(data.get("primaries")) if isinstance(p, dict)]
     if primaries and _text(primaries[0].get("connection_status")) != "connected":
+        return False
+    if "last_remote_wal" in data and as_int(data.get("last_remote_wal")) == 0:
         return False
     return True
 

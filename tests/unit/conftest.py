@@ -102,11 +102,16 @@ def fake_time(monkeypatch):
 
 @pytest.fixture
 def module_warnings(monkeypatch):
-    """The warnings modules record with module.warn(), isolated per test."""
-    from ansible.module_utils.common import warnings as ansible_warnings
+    """The warnings modules give with module.warn(), isolated per test.
 
-    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
-    return ansible_warnings.get_warning_messages
+    Recorded at AnsibleModule.warn itself: ansible-core's global warning list is not a stable place to read
+    them (once controller code such as ansible.errors is imported, it no longer fills it).
+    """
+    from ansible.module_utils import basic
+
+    seen = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning: seen.append(warning))
+    return lambda: tuple(seen)
 
 
 STATUS_PATH = "sys/replication/dr/status"

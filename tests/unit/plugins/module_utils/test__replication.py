@@ -514,3 +514,12 @@ def test_fail_for_names_module_state_cluster_and_vault_errors():
 
 def test_diff_shape():
     assert dr.diff("disabled", "primary") == {"before": {"mode": "disabled"}, "after": {"mode": "primary"}}
+
+
+def test_a_secondary_that_never_received_a_wal_is_not_healthy():
+    data = dict(fixture("status_secondary")["data"], last_remote_wal=0)
+    assert dr.is_healthy(data) is False
+    data["last_remote_wal"] = "0"
+    assert dr.is_healthy(data) is False
+    data["last_remote_wal"] = 1
+    assert dr.is_healthy(data) is True
