@@ -286,11 +286,11 @@ def _judge_secondary(found, host, view, primary_view, report, max_lag, max_skew,
         found.add(REASON, "not_secondary", host, "%s is not a DR secondary: its DR mode is %s." % (host, view["mode"]))
         return
     if not view["healthy"]:
+        first = (raw.get("primaries") or [None])[0]
         found.add(REASON, "unhealthy", host, "%s is not a healthy DR secondary by HashiCorp's check (state %s, "
                   "connection_state %s, primary %s)." % (
                       host, raw.get("state"), raw.get("connection_state"),
-                      ((raw.get("primaries") or [{}])[0] or {}).get("connection_status", "unknown")
-                      if isinstance((raw.get("primaries") or [{}])[0], dict) else "unknown"))
+                      first.get("connection_status", "unknown") if isinstance(first, dict) else "none"))
     if not primary_view:
         return
     addr = primary_view["cluster_addr"]
