@@ -34,9 +34,10 @@ options:
         every run.
       - V(disabled) disables DR replication on a secondary. A disabled cluster is left alone; a primary makes the
         module fail (use O(vaultops.dr.dr_primary#module:state=disabled)).
+      - Required, with no default - enabling wipes the cluster, so it is never assumed.
     type: str
+    required: true
     choices: [enabled, promoted, primary_updated, disabled]
-    default: enabled
   activation_token:
     description:
       - The activation token M(vaultops.dr.dr_secondary_token) issued on the primary (sent as Vault's C(token) field).
@@ -202,7 +203,8 @@ from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_AR
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr  # noqa: E402
 
 ARGSPEC = dict(
-    state=dict(type="str", default="enabled", choices=["enabled", "promoted", "primary_updated", "disabled"]),
+    # No default: enabling wipes the cluster, so it is never what a forgotten option means.
+    state=dict(type="str", required=True, choices=["enabled", "promoted", "primary_updated", "disabled"]),
     activation_token=dict(type="str", no_log=True),
     primary_api_addr=dict(type="str"),
     ca_file=dict(type="str"),

@@ -99,6 +99,7 @@ EXAMPLES = r"""
   vaultops.dr.dr_secondary:
     url: https://vault-b.example.com:8200
     token: "{{ vault_b_admin_token }}"
+    state: enabled
     activation_token: "{{ dc2_token.token }}"
   when: dc2_token.token is defined
 

@@ -381,3 +381,10 @@ def test_no_secret_in_any_result(vault):
     results.append(run(DISABLE))
     for result in results:
         no_secrets(result)
+
+
+def test_state_is_required_since_enabling_wipes_the_cluster(vault):
+    args = dict(BASE_ARGS, activation_token="eyJhbGciOi.fake")
+    result = run_module(dr_secondary, args)
+    assert result["failed"] and "state" in result["msg"] and "required" in result["msg"]
+    assert len(vault.calls) == 0  # refused before any request
