@@ -115,6 +115,22 @@ demo: collection
 	  -e drill_report_dir=$(DEMO_DIR)/reports
 	@echo "Reports: $(DEMO_DIR)/reports/drill-report.{json,md,svg}"
 
+# RTO benchmark (bench/README.md): the failover playbook against a bare `requests` script on its own drlab
+# (4 clusters), alternating runs; prints the table and writes it to $(BENCH_OUT)/rto.{md,json}. Not a test.
+# bench-smoke: one run each, table written outside the tree (measured: ~4 min on 2 shared cores).
+BENCH_RUNS ?= 3
+BENCH_DIR ?= $(BUILD)/bench-drlab
+BENCH_BASE_PORT ?= 33000
+BENCH_OUT ?= $(abspath bench/results)
+.PHONY: bench bench-smoke
+bench: collection
+	$(BIN)/python bench/rto.py --dir $(BENCH_DIR) --base-port $(BENCH_BASE_PORT) --runs $(BENCH_RUNS) --out $(BENCH_OUT)
+
+bench-smoke: collection
+	rm -rf $(BUILD)/bench-smoke
+	$(MAKE) --no-print-directory bench BENCH_RUNS=1 BENCH_OUT=$(BUILD)/bench-smoke
+	$(BIN)/python bench/check_results.py $(BUILD)/bench-smoke
+
 demo-down: venv
 	$(BIN)/drlab down --dir $(DEMO_DIR)
 
