@@ -73,10 +73,11 @@ def token(lab, origin="a"):
     return lab_vars(lab)["clusters"][origin]["root_token"]
 
 
-def write_sentinels(lab, on, count=1, origin="a"):
-    """Write `count` values on cluster `on`; each write is acknowledged (200/204) before the next."""
+def write_sentinels(lab, on, count=1, origin="a", first=0):
+    """Write `count` values on cluster `on` under keys first..first+count-1; each write is acknowledged
+    (200/204) before the next. Give later batches their own `first`, or they overwrite earlier ones."""
     api, values = Api(lab.cluster(on)), {}
-    for i in range(count):
+    for i in range(first, first + count):
         value = "sentinel-%d-%s" % (i, secrets.token_hex(6))
         resp = api("POST", "%s/%d" % (SENTINEL_PATH, i), token=token(lab, origin), json={"value": value})
         assert resp.status_code in (200, 204), resp.text

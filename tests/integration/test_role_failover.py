@@ -103,7 +103,7 @@ def test_planned_failover_zero_loss_hooks_rerun_and_failback(dr_set, playbook, t
 
     # Failback to a with a batch DR operation token (valid on every cluster, never disposed of).
     batch = mint_batch_op_token(lab, on="b")
-    more = write_sentinels(lab, "b", count=3)
+    more = write_sentinels(lab, "b", count=3, first=100)
     proc = playbook("vaultops.dr.failback", tokens="a", failback_primary="a", failback_dr_operation_token=batch)
     wait_topology(lab, "a", ["b", "c"])
     assert read_sentinels(lab, "a", values) == [] and read_sentinels(lab, "a", more) == []
