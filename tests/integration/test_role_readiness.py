@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import sys
 import time
+from pathlib import Path
 
 from dr_checks import assert_no_secret, lab_secrets, mint_batch_op_token, wait_topology, write_sentinels, writes
-from lab_api import OP_ATTEMPT, Api, wait_for
+from lab_api import OP_ATTEMPT, Api, lab_vars, wait_for
 
 
 def cut_off(lab, name, older_than=0):
@@ -31,7 +34,30 @@ def caught_up(lab, name):
     return secondary.get("last_remote_wal", -1) >= primary.get("last_dr_wal", primary.get("last_wal", 0))
 
 
-def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path):
+def awx_readiness_job(lab, tmp_path, batch):
+    """The "DR readiness check" job template run as AWX runs it (ansible-runner, the credentials' extra vars); None
+    where ansible-runner is not installed (make integration-oldest's venv)."""
+    try:
+        import ansible_runner  # noqa: F401
+    except ImportError:
+        return None
+    from test_awx_runner import assert_nothing_secret, private_data_dir, run_job
+
+    root_a = lab_vars(lab)["clusters"]["a"]["root_token"]
+    (tmp_path / "awx").mkdir()
+    extravars = {"vault_token": root_a, "readiness_report_dir": str(tmp_path / "awx")}
+    # Credential "Vault DR batch operation token" injects these (awx/credential_types/vault_dr_batch_token.yml).
+    extravars.update({name: batch for name in ("failover_dr_operation_token", "failback_dr_operation_token",
+                                               "drill_dr_operation_token", "readiness_dr_operation_token",
+                                               "batch_token_current")})
+    pdd = private_data_dir(lab, tmp_path, extravars, Path(lab_vars(lab)["ca_cert"]).read_text(), name="pdd-readiness")
+    run, stdout, shown, artifacts = run_job(pdd, "playbooks/readiness.yml", "readiness1")
+    assert run.status == "successful", stdout[-6000:]
+    assert_nothing_secret(shown, [batch, root_a] + lab_secrets(lab))
+    return artifacts
+
+
+def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path, monkeypatch):
     lab.reset()
     playbook("vaultops.dr.setup", tokens=None)
     wait_topology(lab, "a", ["b", "c"])
@@ -39,11 +65,11 @@ def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path):
     short = mint_batch_op_token(lab, on="a", ttl="2h")
     timings = {}
 
-    def readiness(step, ready, token=good, verbosity=0, **extra):
+    def readiness(step, ready, token=good, verbosity=0, check=False, **extra):
         for suffix in ("json", "md"):
             (tmp_path / ("readiness-report." + suffix)).unlink(missing_ok=True)
         t0 = time.time()
-        proc = playbook("vaultops.dr.readiness", tokens="a", expect_fail=not ready, verbosity=verbosity,
+        proc = playbook("vaultops.dr.readiness", tokens="a", expect_fail=not ready, verbosity=verbosity, check=check,
                         readiness_report_dir=str(tmp_path), readiness_dr_operation_token=token, **extra)
         timings[step] = round(time.time() - t0, 1)
         assert writes(lab, t0) == [], "the readiness check sent a write"
@@ -74,6 +100,16 @@ def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path):
     token = report["token"]
     assert token["type"] == "batch" and token["grants"] == {"promote": True, "update-primary": True}
     assert 24 * 3600 < token["ttl"] <= 48 * 3600
+
+    # The same check as AWX's job: readiness_report reaches the job's artifacts (set_stats); nothing secret shown.
+    monkeypatch.setenv("PATH", "%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", "")))
+    t0 = time.time()
+    artifacts = awx_readiness_job(lab, tmp_path, good)
+    if artifacts is not None:
+        assert artifacts["readiness_report"]["verdict"] == "ready", artifacts
+        assert artifacts["readiness_report"]["token"]["checked"] is True
+        assert writes(lab, t0) == []
+        timings["awx job (ansible-runner)"] = round(time.time() - t0, 1)
 
     # A cut link: b idle and disconnected, behind the primary's WAL, its heartbeat stale (bounds tightened to see it).
     # c must have caught up with those writes, and b's heartbeat be well past the tightened bound, so only b is named.
@@ -127,8 +163,9 @@ def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path):
         assert Api(lab.cluster("c"))("DELETE", OP_ATTEMPT).status_code in (200, 204)
     assert reasons_of(report) == {("generation_attempt_open", "c")}, report["reasons"]
 
-    # Everything undone; without a token the token check is a note, not a verdict.
-    report = readiness("ready again, no token", True, token="")
+    # Everything undone; without a token the token check is a note, not a verdict. In check mode it reads and reports
+    # all the same.
+    report = readiness("ready again, no token, check mode", True, token="", check=True)
     assert report["notes"] == ["No readiness_dr_operation_token given: the pre-staged batch DR operation token was "
                                "not checked."]
     print("readiness run seconds:", timings)
