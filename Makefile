@@ -49,7 +49,7 @@ sanity: collection
 	mkdir -p $(GET_PIP_CACHE)
 	for v in 24_2 25_0 25_1 25_2 25_3; do cp hacking/get_pip_standin.py $(GET_PIP_CACHE)/get_pip_$$v.py; done
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	git ls-files -co --exclude-standard -z | grep -zv '^lab/' | xargs -0 cp --parents -t $(SANITY_ROOT)
+	git ls-files -co --exclude-standard -z | grep -zvE '^(lab|bench)/' | xargs -0 cp --parents -t $(SANITY_ROOT)
 	cd $(SANITY_ROOT) && git init -q && git add -A && \
 	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no --exclude tests/unit/ --exclude tests/integration/
 
