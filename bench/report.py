@@ -11,6 +11,8 @@ BARE_PHASES = {"pre-flight": ("started", "planned"), "catch-up": ("planned", "fi
                "demote and promote": ("first_write", "promoted"),
                "first write accepted": ("promoted", "writes_accepted"),
                "re-attach": ("writes_accepted", "reattached"), "verify": ("reattached", "verified")}
+# The issue's reference figures for Ansible itself (a quiet machine): what "here" is compared with.
+REFERENCE = {"empty_playbook": 0.40, "module_step_3_hosts": 0.5}
 GOALS = {"rto_overhead": 1.5, "whole": 8.0, "rerun": 3.0, "ceremony": 15.0, "scaling_vs_bare": 1.3}
 
 
@@ -170,7 +172,12 @@ def render_markdown(results):
                   "Empty `ansible-playbook` run (one play, 3 local hosts, no task): %s; one module step "
                   "(`dr_status`) on 3 local hosts: %s; one `set_fact` step on 3 hosts: %s (medians)." % (
                       _s(ans.get("empty_playbook")), _s(ans.get("module_step_3_hosts")),
-                      _s(ans.get("set_fact_step_3_hosts"))), ""]
+                      _s(ans.get("set_fact_step_3_hosts"))),
+                  "", "Against the reference (%.2f s empty run, ~%.1f s per module step on 3 local hosts), Ansible "
+                  "ran %s / %s slower here: the playbook's figures above carry that factor, the bare script's "
+                  "hardly." % (REFERENCE["empty_playbook"], REFERENCE["module_step_3_hosts"],
+                               _s(ratio(ans.get("empty_playbook"), REFERENCE["empty_playbook"]), "×"),
+                               _s(ratio(ans.get("module_step_3_hosts"), REFERENCE["module_step_3_hosts"]), "×")), ""]
     if summary.get("goals"):
         lines += ["## Goals", "", "| goal | measured | target | met |", "|---|---|---|---|"]
         for name, g in summary["goals"].items():
@@ -179,3 +186,17 @@ def render_markdown(results):
                                                        "yes" if g["met"] else "no"))
         lines.append("")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # Render an rto.json again (after a change to this file): python bench/report.py bench/results
+    import json
+    import sys
+    from pathlib import Path
+
+    out = Path(sys.argv[1])
+    data = json.loads((out / "rto.json").read_text())
+    data["summary"] = summarise(data)
+    (out / "rto.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    (out / "rto.md").write_text(render_markdown(data))
+    print((out / "rto.md").read_text())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """RTO benchmark (`make bench`): the failover playbook against a bare `requests` script, on one drlab.
 
     python bench/rto.py --dir DIR --base-port 33000 --runs 3 --out bench/results
