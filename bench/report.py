@@ -163,9 +163,10 @@ def render_markdown(results):
                   % _s(floor.get("update_primary_to_following")),
                   "| update-primary -> every re-attached secondary serves the new primary's data (snapshot "
                   "shipped and restored) | %s |" % _s(floor.get("update_primary_to_streamed")), "",
-                  "Neither the role nor the bare script waits for the last row (a secondary counts as re-attached when "
-                  "it follows the new primary, healthy, as in Vault); it is drlab's replication lag, the time a "
-                  "secondary is busy restoring after each re-attachment.", ""]
+                  "Both the role and the bare script wait for the second row: drlab reports a re-attached secondary "
+                  "`merkle-sync` until its first restore from the new primary (one raft snapshot, then OpenBao's "
+                  "fixed ~5.5 s before it serves restored data). That is drlab's replication lag, not the "
+                  "collection's: it is in the re-attach phase of both columns.", ""]
     ans = results.get("ansible") or {}
     if ans:
         lines += ["## Ansible's own cost here", "",
