@@ -53,7 +53,10 @@ def summarise_stage(st):
         floor = stats([r["waits"].get(name, 0.0) for r in br])
         out["phases"][name] = {"playbook": p, "bare": b, "server_wait": floor,
                                "overhead": diff(p["median"], b["median"] or 0.0)}
-    med = lambda k: out[k]["median"]  # noqa: E731
+
+    def med(key):
+        return out[key]["median"]
+
     out["rto_ratio"] = ratio(med("playbook_rto"), med("bare_rto"))
     out["whole_ratio"] = ratio(med("playbook_whole"), med("bare_whole"))
     out["rto_overhead"] = diff(med("playbook_rto"), med("bare_rto"))
@@ -65,7 +68,7 @@ def summarise_stage(st):
     if st.get("ceremony"):
         out["ceremony"] = {"wall": stats([r["wall"] for r in st["ceremony"]]),
                            "rto": stats([r["rto_seconds"] for r in st["ceremony"]]),
-                           "phases": {k: v for k, v in st["ceremony"][0]["phases"].items()}}
+                           "phases": dict(st["ceremony"][0]["phases"])}
     return out
 
 
@@ -183,8 +186,8 @@ def render_markdown(results):
         lines += ["## Goals", "", "| goal | measured | target | met |", "|---|---|---|---|"]
         for name, g in summary["goals"].items():
             unit = "×" if "ratio" in name else " s"
-            lines.append("| %s | %s | ≤ %s | %s |" % (name, _s(g["measured"], unit), _s(g["goal"], unit),
-                                                       "yes" if g["met"] else "no"))
+            met = "yes" if g["met"] else "no"
+            lines.append("| %s | %s | ≤ %s | %s |" % (name, _s(g["measured"], unit), _s(g["goal"], unit), met))
         lines.append("")
     return "\n".join(lines)
 

@@ -101,7 +101,8 @@ class Bench:
                    ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
                    PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=1200)  # noqa: S603
+        proc = subprocess.run(cmd, cwd=str(ROOT), env=env, capture_output=True, text=True,  # noqa: S603
+                              timeout=1200, check=False)
         wall = time.monotonic() - t0
         (self.work / ("run-%d.log" % run_no)).write_text(" ".join(cmd) + "\n" + proc.stdout + proc.stderr)
         if proc.returncode != 0:
@@ -175,8 +176,8 @@ class Bench:
         for i in range(self.runs):
             pb = self.playbook_failover(inventory, batch_vars)
             st["playbook"].append(pb)
-            log("  run %d playbook a->b: %.2f s (report %.2f s, RTO %.2f s)" % (i + 1, pb["wall"], pb["seconds"],
-                                                                              pb["rto_seconds"]))
+            log("  run %d playbook a->b: %.2f s (report %.2f s, RTO %.2f s)" % (
+                i + 1, pb["wall"], pb["seconds"], pb["rto_seconds"]))
             if idempotent:
                 self.settle(names, "b")
                 since = time.time()
@@ -249,7 +250,7 @@ class Bench:
             path.write_text(body)
             books[name] = str(path)
         times = {k: [] for k in books}
-        for _ in range(max(3, self.runs)):
+        for _round in range(max(3, self.runs)):
             for k, path in books.items():
                 times[k].append(self.playbook(path, inventory)[0])
         empty = statistics.median(times["empty"])
