@@ -117,7 +117,8 @@ demo: collection
 
 # RTO benchmark (bench/README.md): the failover playbook against a bare `requests` script on its own drlab
 # (4 clusters), alternating runs; prints the table and writes it to $(BENCH_OUT)/rto.{md,json}. Not a test.
-# bench-smoke: one run each, table written outside the tree (measured: ~4 min on 2 shared cores).
+# bench-smoke: one run each, table written outside the tree (measured on 2 shared cores: 400 s at load average
+# 4-5, 590 s at 7-8; whether `test:` runs it is left to the maintainers).
 BENCH_RUNS ?= 3
 BENCH_DIR ?= $(BUILD)/bench-drlab
 BENCH_BASE_PORT ?= 33000
