@@ -35,8 +35,10 @@ def run(playbook, tmp_path):
     """Run a ceremony playbook; return (module result, process)."""
     counter = {"n": 0}
 
-    def _run(name, expect_fail=False, **extra):
+    def _run(name, expect_fail=False, check=False, **extra):
+        # check: the module task alone in check mode (module_check), the rest of the play writes the result file
         counter["n"] += 1
+        extra["module_check"] = check
         out = tmp_path / ("result-%d.json" % counter["n"])
         proc = playbook("targets/ceremony/" + name, expect_fail=expect_fail, result_file=str(out), **extra)
         result = json.loads(out.read_text()) if out.exists() else None
