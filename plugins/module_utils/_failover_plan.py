@@ -143,6 +143,15 @@ def plan(clusters, target, mode="auto", allow_two_primaries=False, reattach=True
         result["warnings"].append("%s did not answer; it is not re-attached. Run the same playbook again once it "
                                   "answers to re-attach it." % host)
 
+    # A planned failover's old primary is a DR secondary only after its demotion, so a token made on it
+    # beforehand cannot exist: without a batch token or key shares it is left for a later run.
+    if result["demote"] and not batch_token and not key_shares and result["demote"] not in (given_tokens or ()):
+        host = result["demote"]
+        result["reattach"] = [h for h in result["reattach"] if h != host]
+        result["skipped"][host] = ("no DR operation token for it: it becomes a DR secondary only when demoted, so make "
+                                   "one on it then (vaultops.dr.dr_operation_token) and run this playbook again with it "
+                                   "in failover_dr_operation_tokens to re-attach it")
+        result["warnings"].append("%s is demoted but not re-attached: %s" % (host, result["skipped"][host]))
     needs = ([target] if result["promote"] else []) + result["returning"] + result["reattach"]
     if result["promote"] or result["returning"] or result["reattach"]:
         result["action"] = "failover" if result["promote"] else "reattach"

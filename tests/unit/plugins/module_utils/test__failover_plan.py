@@ -172,7 +172,17 @@ def test_unreachable_target_refuses():
 
 def test_missing_op_token_names_the_clusters_and_the_options():
     p = plan(lab(**HEALTHY_SET), "b", given_tokens=["b"])
-    assert "No DR operation token for a, c" in p["refuse"] and "failover_key_shares" in p["refuse"]
+    assert "No DR operation token for c," in p["refuse"] and "failover_key_shares" in p["refuse"]
+
+
+def test_given_tokens_for_a_planned_failover_leave_the_demoted_primary_for_a_later_run():
+    # Key holders made tokens on b and c beforehand; a can have one only once demoted.
+    p = plan(lab(**HEALTHY_SET), "b", given_tokens=["b", "c"])
+    assert p["refuse"] == "" and p["demote"] == "a" and p["promote"] and p["reattach"] == ["c"]
+    assert "make one on it then" in p["skipped"]["a"] and any("a is demoted but not re-attached" in w for w in p["warnings"])
+    # The later run: a demoted, b primary, a's token given now.
+    later = lab(a=view(demoted()), b=view(primary(secondaries=("c",))), c=view(secondary(of="b")))
+    assert plan(later, "b", given_tokens=["a"])["reattach"] == ["a"]
 
 
 def test_token_sources_per_cluster():
