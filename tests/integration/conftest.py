@@ -31,8 +31,13 @@ def _ensure_collection_link():
 
 
 def _free_base_port(clusters):
-    """A base port whose block of 10 ports per cluster is free now (drlab's port layout)."""
-    for base in range(28200, 40000, 100):
+    """A base port whose block of 10 ports per cluster is free now (drlab's port layout).
+
+    Each pytest-xdist worker searches its own range, so two workers never pick the same block at once.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    first = 28200 + 2000 * int(worker[2:] or 0) if worker.startswith("gw") and worker[2:].isdigit() else 28200
+    for base in range(first, 40000, 100):
         ok = True
         for port in range(base, base + 10 * clusters):
             with socket.socket() as sock:
