@@ -7,25 +7,10 @@ its own on the lab (c a primary, b its secondary) and checks that setup from a r
 
 from __future__ import annotations
 
-import re
 import time
 
+from dr_checks import recap, writes
 from lab_api import Api, issue_activation_token, wait_for
-
-READ_ONLY_POSTS = ("sys/capabilities", "auth/token/lookup")
-
-
-def recap(proc):
-    """{host: {"ok": n, "changed": n, "failed": n, ...}} from the play recap."""
-    out = {}
-    for host, counts in re.findall(r"^(\w+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
-        out[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
-    assert out, proc.output[-3000:]
-    return out
-
-
-def writes(lab, since):
-    return [w for w in lab.writes(since=since) if not w["path"].lstrip("/").startswith(READ_ONLY_POSTS)]
 
 
 def modes(lab):
