@@ -20,7 +20,7 @@ VENV_OLDEST := .venv-core2.16
 DEMO_DIR ?= $(abspath .drlab)
 DEMO_BASE_PORT ?= 18200
 
-.PHONY: help venv collection lint ansible-lint sanity units lab-tests integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
+.PHONY: help venv collection lint ansible-lint sanity units lab-tests lab-and-smoke integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
 
 help:
 	@echo "make demo   - start a local 3-cluster drlab, set up DR, run a failover and failback drill, print its report"
@@ -76,7 +76,7 @@ $(VENV_OLDEST)/.stamp: requirements.txt lab/pyproject.toml
 OLDEST_SMOKE ?= tests/integration/test_role_setup.py
 integration-oldest: collection $(VENV_OLDEST)/.stamp
 	$(VENV_OLDEST)/bin/ansible-playbook --version
-	$(VENV_OLDEST)/bin/pytest -q -p no:cacheprovider $(OLDEST_SMOKE)
+	DRLAB_INTEGRATION_BASE_PORT=34200 $(VENV_OLDEST)/bin/pytest -q -p no:cacheprovider $(OLDEST_SMOKE)
 
 integration-oldest-all: collection $(VENV_OLDEST)/.stamp
 	$(VENV_OLDEST)/bin/pytest -q -p no:cacheprovider tests/integration
@@ -102,11 +102,13 @@ molecule: collection
 molecule-in-test: collection
 	$(BIN)/molecule test $(addprefix -s ,$(MOLECULE_IN_TEST))
 
-# The static checks first (they fail fast), then the lab suite beside the integration suite, then the
-# oldest core's smoke run and molecule.
+# The static checks first (they fail fast), then two streams: the integration suite (itself on two
+# workers), and beside it the lab suite, the oldest core's smoke run and molecule, one after another.
 test: lint ansible-lint sanity units ee
-	$(MAKE) --no-print-directory -j2 --output-sync=target lab-tests integration
-	$(MAKE) --no-print-directory integration-oldest molecule-in-test
+	$(MAKE) --no-print-directory -j2 --output-sync=target integration lab-and-smoke
+
+lab-and-smoke:
+	$(MAKE) --no-print-directory lab-tests integration-oldest molecule-in-test
 
 # The lab's secrets (root tokens, key shares) go into 0600 files in the lab directory; real
 # clusters take them from Ansible Vault or an AWX credential.

@@ -33,10 +33,12 @@ def _ensure_collection_link():
 def _free_base_port(clusters):
     """A base port whose block of 10 ports per cluster is free now (drlab's port layout).
 
-    Each pytest-xdist worker searches its own range, so two workers never pick the same block at once.
+    Each pytest-xdist worker searches its own range, so two workers never pick the same block at once;
+    DRLAB_INTEGRATION_BASE_PORT moves the whole search (a second suite running beside this one).
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    first = 28200 + 2000 * int(worker[2:] or 0) if worker.startswith("gw") and worker[2:].isdigit() else 28200
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    first = int(os.environ.get("DRLAB_INTEGRATION_BASE_PORT", "28200")) + 2000 * index
     for base in range(first, 40000, 100):
         ok = True
         for port in range(base, base + 10 * clusters):
