@@ -19,7 +19,7 @@ import datetime
 import re
 
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultAnswerLost, VaultError
-from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure, explain
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, explain
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
 
 POLICY_PATH = "sys/policies/acl/"

@@ -17,11 +17,11 @@ from ansible_collections.vaultops.dr.plugins.module_utils._auth import AUTH_METH
 from ansible_collections.vaultops.dr.plugins.module_utils._client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
-    VaultAnswerLost,
     VaultClient,
-    VaultConnectionError,
     VaultError,
 )
+# Re-exported: modules and older module_utils import the failure type from here.
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, explain  # noqa: F401
 
 CONNECTION_ARGSPEC = dict(
     url=dict(type="str", required=True, fallback=(env_fallback, ["VAULT_ADDR"])),
@@ -51,37 +51,6 @@ WAIT_ARGSPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=300),
 )
-
-
-class ModuleFailure(Exception):
-    """A decided failure: `msg` says what was asked, what the cluster said and what to do."""
-
-    def __init__(self, msg, **result):
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result
-
-
-def explain(err):
-    """A VaultError as a sentence that ends with what the operator can do about it."""
-    text = str(err)
-    if isinstance(err, VaultAnswerLost):
-        return (text + ". The request may or may not have taken effect: read the cluster's DR status "
-                "(vaultops.dr.dr_status) before trying again.")
-    if isinstance(err, VaultConnectionError):
-        return text + ". Check url, ca_cert/validate_certs and that the cluster is up and reachable."
-    if err.has_error("path disabled in replication DR secondary mode"):
-        return (text + ". This cluster is a DR secondary: it serves only the DR secondary endpoints, "
-                "which authenticate with a DR operation token.")
-    if err.status == 503 and err.has_error("sealed"):
-        return text + ". Unseal the cluster, then run again."
-    if err.status == 403:
-        return text + ". The token is invalid, expired, or its policy does not allow this path."
-    if err.status == 404 and err.has_error("unsupported path"):
-        return text + ". The server does not serve this endpoint: DR replication needs Vault Enterprise."
-    if err.status in (412, 429, 503):
-        return text + ". The cluster is busy or catching up: raise retries, or wait and run again."
-    return text if text.endswith(".") else text + "."
 
 
 class VaultModule(AnsibleModule):

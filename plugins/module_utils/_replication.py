@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultAnswerLost, VaultError, VaultResponse
-from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure, explain
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, explain
 
 STATUS_PATH = "sys/replication/dr/status"
 PRIMARY = "sys/replication/dr/primary/"

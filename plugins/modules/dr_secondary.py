@@ -199,7 +199,8 @@ vault_warnings:
 """
 
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_ARGSPEC, ModuleFailure, VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_ARGSPEC, VaultModule  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr  # noqa: E402
 
 ARGSPEC = dict(

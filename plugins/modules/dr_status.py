@@ -210,7 +210,7 @@ vault_warnings:
 """
 
 from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils._replication import (  # noqa: E402
     catch_up_lag,
     describe,

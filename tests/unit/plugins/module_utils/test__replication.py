@@ -15,7 +15,7 @@ from ansible_collections.vaultops.dr.plugins.module_utils._client import (
     VaultConnectionError,
     VaultError,
 )
-from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure
 from conftest import fixture
 
 pytestmark = pytest.mark.usefixtures("fake_time")
