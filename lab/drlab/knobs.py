@@ -55,10 +55,12 @@ class Knobs:
         return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "status": int(status), "count": int(count),
                                     "method": method, "message": message})
 
-    def latency(self, name: str, seconds: float, path: str | None = None) -> dict[str, Any]:
-        """Add ``seconds`` of latency to requests (matching ``path`` if given); 0 removes it. The gateway waits
-        before it processes the request, and processes it even if the client gave up meanwhile."""
-        return self._control(name, {"action": "latency", "seconds": float(seconds), "path": _norm_path(path or "")})
+    def latency(self, name: str, seconds: float, path: str | None = None, count: int = -1, method: str = "") -> dict[str, Any]:
+        """Add ``seconds`` of latency to requests (matching ``path`` and ``method`` if given); 0 removes it. The
+        gateway waits before it processes the request, and processes it even if the client gave up meanwhile.
+        ``count``: only the next ``count`` matching requests wait (-1: every one until removed)."""
+        return self._control(name, {"action": "latency", "seconds": float(seconds), "path": _norm_path(path or ""),
+                                    "count": int(count), "method": method})
 
     def cut_link(self, a: str, b: str) -> None:
         """Cut the replication link between clusters a and b (their APIs stay up)."""
@@ -118,6 +120,15 @@ class Knobs:
         of cluster ``name``, or of every running cluster (one list, by time) when ``name`` is None."""
         out = [e for n in self._running(name) for e in self.requests(n, since) if e["method"].upper() in WRITE_METHODS]
         return sorted(out, key=lambda e: float(e["time"]))
+
+    def in_flight(self, name: str) -> list[dict[str, Any]]:
+        """Requests cluster ``name``'s API address has received and not answered yet (``method``, ``path``,
+        ``time``; oldest first): with a latency armed, a test sees a step's request in flight and can stop the
+        cluster or kill the client in the middle of it."""
+        out: list[dict[str, Any]] = self._control(name, {"action": "in_flight"}, timeout=10)["requests"]
+        for e in out:
+            e["cluster"] = name
+        return out
 
     def clear_requests(self, name: str | None = None) -> None:
         """Forget the request log of cluster ``name`` (every running cluster when None)."""

@@ -35,6 +35,26 @@ def test_latency_and_cut_links():
     assert f.delay_for("x") == 0.5
 
 
+def test_latency_count_and_method():
+    f = Faults()
+    f.set_latency(2.0, "sys/replication/dr/secondary/promote", count=1, method="POST")
+    assert f.delay_for("sys/replication/dr/secondary/promote", "GET") == 0
+    assert f.delay_for("sys/replication/dr/secondary/promote", "POST") == 2.0
+    assert f.delay_for("sys/replication/dr/secondary/promote", "POST") == 0  # spent after one request
+    assert f.describe()["latency"] == []
+
+
+def test_request_log_in_flight():
+    log = RequestLog()
+    first = log.begin({"method": "POST", "path": "sys/replication/dr/primary/demote", "time": 1.0})
+    log.begin({"method": "GET", "path": "sys/health", "time": 2.0})
+    assert [e["path"] for e in log.in_flight()] == ["sys/replication/dr/primary/demote", "sys/health"]
+    log.end(first)
+    assert [e["path"] for e in log.in_flight()] == ["sys/health"]
+    log.clear()
+    assert log.in_flight() == []
+
+
 def test_request_log_bounded_and_since():
     log = RequestLog(size=3)
     for i in range(5):

@@ -50,15 +50,26 @@ class Faults:
                 return dict(f)
         return None
 
-    def set_latency(self, seconds: float, path: str) -> None:
+    def set_latency(self, seconds: float, path: str, count: int = -1, method: str = "") -> None:
+        """``count`` > 0: only the next ``count`` matching requests wait (then the latency is dropped); -1: all."""
         with self._lock:
-            self._latency = [x for x in self._latency if x.get("path") != path]
-            if seconds > 0:
-                self._latency.append({"seconds": seconds, "path": path})
+            self._latency = [x for x in self._latency if x.get("path") != path or (x.get("method") or "") != method]
+            if seconds > 0 and count != 0:
+                self._latency.append({"seconds": seconds, "path": path, "count": int(count), "method": method})
 
-    def delay_for(self, vpath: str) -> float:
+    def delay_for(self, vpath: str, method: str = "") -> float:
         with self._lock:
-            return float(sum(x["seconds"] for x in self._latency if not x.get("path") or fnmatch.fnmatchcase(vpath, x["path"])))
+            total = 0.0
+            for x in self._latency:
+                if x.get("path") and not fnmatch.fnmatchcase(vpath, x["path"]):
+                    continue
+                if x.get("method") and x["method"].upper() != method.upper():
+                    continue
+                total += float(x["seconds"])
+                if x.get("count", -1) > 0:
+                    x["count"] -= 1
+            self._latency = [x for x in self._latency if x.get("count", -1) != 0]
+            return total
 
     def cut(self, peer: str) -> None:
         with self._lock:
@@ -90,6 +101,23 @@ class RequestLog:
     def __init__(self, size: int = REQUEST_LOG_SIZE):
         self._lock = threading.Lock()
         self._entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=size)
+        # requests that arrived and are not answered yet (a test stops a cluster or kills a client mid-request)
+        self._in_flight: dict[int, dict[str, Any]] = {}
+        self._next = 0
+
+    def begin(self, entry: dict[str, Any]) -> int:
+        with self._lock:
+            self._next += 1
+            self._in_flight[self._next] = dict(entry)
+            return self._next
+
+    def end(self, key: int) -> None:
+        with self._lock:
+            self._in_flight.pop(key, None)
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return sorted((dict(e) for e in self._in_flight.values()), key=lambda e: float(e["time"]))
 
     def add(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -105,6 +133,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._in_flight.clear()
 
 
 Action = Callable[[dict[str, Any]], dict[str, Any]]
@@ -129,6 +158,7 @@ class ControlApi:
             "version": self._version,
             "requests": lambda body: {"ok": True, "requests": self.gw.request_log.since(body.get("since"))},
             "clear_requests": self._clear_requests,
+            "in_flight": lambda body: {"ok": True, "requests": self.gw.request_log.in_flight()},
         }
 
     def handle(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +191,8 @@ class ControlApi:
         return {"ok": True}
 
     def _latency(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.gw.faults.set_latency(float(body.get("seconds", 0)), body.get("path") or "")
+        self.gw.faults.set_latency(float(body.get("seconds", 0)), body.get("path") or "", count=int(body.get("count", -1)),
+                                   method=str(body.get("method") or ""))
         return {"ok": True}
 
     def _op_token_auth(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -275,10 +275,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.answered_status = None
         self.drop_answer = False
         req = self._request(self._body())
+        logged = self.server.kind == "api" and not req.path.startswith("/drlab/")
+        key = self.server.gw.request_log.begin({"method": req.method, "path": req.vpath, "time": t0}) if logged else 0
         try:
             self._answer(req)
         finally:
-            if self.server.kind == "api" and not req.path.startswith("/drlab/"):
+            if logged:
+                self.server.gw.request_log.end(key)
+            if logged:
                 self.server.gw.request_log.add({"method": req.method, "path": req.vpath, "query": req.query, "status": self.answered_status,
                                                 "time": t0, "duration": round(time.time() - t0, 3), "answered": not self.drop_answer})
             if self.drop_answer:
@@ -315,7 +319,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         gw, routes = self.server.gw, self.server.routes
         if req.path == "/drlab/control":
             return routes.control(req)
-        delay = gw.faults.delay_for(req.vpath)
+        delay = gw.faults.delay_for(req.vpath, req.method)
         if delay > 0:
             time.sleep(delay)  # before processing: a client that gave up meanwhile still gets its request processed
         fault = gw.faults.take(req.method, req.vpath)
