@@ -79,12 +79,17 @@ class PlaybookRunner:
         self.tmp_dir = Path(tmp_dir)
         self.runs = 0
 
-    def start(self, playbook, tokens=False, **extra_vars):
+    def start(self, playbook, tokens=False, output=None, **extra_vars):
         """Start the playbook in the background, in its own process group (a SIGKILL to the group takes
-        Ansible's workers too); returns the Popen."""
+        Ansible's workers too); returns the Popen. `output`: a file path for its stdout and stderr."""
         cmd, run_env = self._command(playbook, 0, None, tokens, False, (), extra_vars)
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=run_env,
-                                cwd=str(ROOT), start_new_session=True)
+        sink = open(output, "w") if output else subprocess.DEVNULL  # noqa: SIM115 - the child writes it; closed below
+        try:
+            return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+                                    env=run_env, cwd=str(ROOT), start_new_session=True)
+        finally:
+            if output:
+                sink.close()
 
     def _command(self, playbook, verbosity, env, tokens, check, args, extra_vars):
         self.runs += 1
