@@ -22,7 +22,22 @@ if not LINK.exists():
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
+try:
+    from ansible.module_utils.testing import patch_module_args  # noqa: E402
+except ImportError:  # ansible-core < 2.19 (`make matrix` runs these tests on 2.16-2.18): the classic way
+    import contextlib
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        from ansible.module_utils import basic
+
+        args = dict(args or {}, _ansible_remote_tmp="/tmp", _ansible_keep_remote_files=False)  # noqa: S108
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
