@@ -51,13 +51,14 @@ _value:
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from ansible_collections.vaultops.dr.plugins.module_utils._token_generation import (  # noqa: E402
+# _otp alone: standard library only, so the controller loads no AnsibleModule, requests or gnupg.
+from ansible_collections.vaultops.dr.plugins.module_utils._otp import (  # noqa: E402
     TokenGenerationError,
     decode_token as _decode,
 )
 
 
-def decode_token(encoded_token, otp):
+def decode_token(encoded_token: object, otp: object) -> str:
     """`encoded_token | vaultops.dr.decode_token(otp)`."""
     try:
         return _decode(encoded_token, otp)
@@ -66,5 +67,5 @@ def decode_token(encoded_token, otp):
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict:
         return {"decode_token": decode_token}

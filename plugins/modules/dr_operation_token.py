@@ -225,7 +225,9 @@ vault_warnings:
   elements: str
 """
 
-from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure, VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils._replication import read_status  # noqa: E402
 from ansible_collections.vaultops.dr.plugins.module_utils._token_generation import (  # noqa: E402
     CEREMONY_ARGSPEC,
@@ -237,7 +239,16 @@ from ansible_collections.vaultops.dr.plugins.module_utils._token_generation impo
 
 
 def run(module):
-    status = read_status(module.client)
+    try:
+        status = read_status(module.client)
+    except VaultError as err:
+        if err.status == 404 and in_recovery_mode(module.client):
+            raise ModuleFailure(
+                "This server runs in recovery mode (server -recovery): it serves only sys/generate-recovery-token "
+                "and sys/raw, so no DR operation token can be made, canceled or deleted here (%s). Make a recovery "
+                "token with vaultops.dr.recovery_token, or restart the server without -recovery. Nothing was "
+                "changed." % err) from None
+        raise
     try:
         result = act(module, status)
     except ModuleFailure as exc:
@@ -247,10 +258,26 @@ def run(module):
     return result
 
 
+def in_recovery_mode(client):
+    """A server that answers 404 to the DR status but serves the recovery-token attempt."""
+    try:
+        client.read("sys/generate-recovery-token/attempt", auth="none")
+    except VaultError:
+        return False
+    return True
+
+
+def own_token(client):
+    """The token this module authenticates with, when it has one without logging in."""
+    source = client.token_source
+    return source(required=False) if source is not None else None
+
+
 def act(module, status):
     p = module.params
     if p["state"] == "absent":
-        changed, how = dispose_operation_token(module.client, p["dr_operation_token"], status, module.check_mode)
+        changed, how = dispose_operation_token(module.client, p["dr_operation_token"], status, module.check_mode,
+                                               own_token=own_token(module.client))
         return {"changed": changed, "disposal": how,
                 "diff": {"before": {"dr_operation_token": "valid" if changed else "invalid"},
                          "after": {"dr_operation_token": "invalid"}}}

@@ -81,3 +81,21 @@ def test_in_a_playbook_expression():
         capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert token in proc.stdout
+
+
+def test_filter_loads_only_the_standard_library_otp_code():
+    """Importing the filter (as the controller does) loads _otp alone: no AnsibleModule, requests,
+    gnupg, HTTP client or ceremony code. A fresh interpreter, so other tests' imports don't count."""
+    root = Path(__file__).resolve().parents[4]
+    code = (
+        "import sys\n"
+        "from ansible_collections.vaultops.dr.plugins.filter import decode_token\n"
+        "assert decode_token.FilterModule().filters()['decode_token']\n"
+        "mu = 'ansible_collections.vaultops.dr.plugins.module_utils.'\n"
+        "print(sorted(m for m in sys.modules if m in ('requests', 'gnupg', 'ansible.module_utils.basic')"
+        " or (m.startswith(mu) and m != mu + '_otp')))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(root / ".build" / "collections"))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout

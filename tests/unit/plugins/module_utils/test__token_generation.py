@@ -14,6 +14,7 @@ import responses
 from ceremony_fakes import GENERATION_ERROR_CASES, FakeCeremonyServer, new_shares, stub_generation_error, xor_encode
 from conftest import fixture
 
+from ansible_collections.vaultops.dr.plugins.module_utils import _pgp
 from ansible_collections.vaultops.dr.plugins.module_utils import _token_generation as tg
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultClient
 from ansible_collections.vaultops.dr.plugins.module_utils._module import ModuleFailure
@@ -199,8 +200,8 @@ def test_gnupg_home_missing():
 
 
 def test_gnupg_library_missing(monkeypatch, tmp_path):
-    monkeypatch.setattr(tg, "HAS_GNUPG", False)
-    monkeypatch.setattr(tg, "GNUPG_IMPORT_ERROR", ImportError("No module named 'gnupg'"))
+    monkeypatch.setattr(_pgp, "HAS_GNUPG", False)
+    monkeypatch.setattr(_pgp, "GNUPG_IMPORT_ERROR", ImportError("No module named 'gnupg'"))
     with pytest.raises(tg.TokenGenerationError, match="python-gnupg"):
         tg.GnuPG(str(tmp_path))
 
@@ -359,7 +360,12 @@ def test_wrong_share_fails_at_threshold(vault, client):
     with pytest.raises(ModuleFailure) as err:
         ceremony(client)[0].present(key_shares=[shares[0].hex(), wrong.hex(), shares[1].hex()])
     msg = err.value.msg
-    assert "share 3 of 3" in msg and "at least one share is wrong" in msg and "primary" in msg
+    # issue 12: the completing share is not blamed (any counted share may be wrong), no "share N of M"
+    # wording, no doubled period; the message says the attempt is open, how to resume or cancel it
+    assert "reached its threshold of 3 key shares" in msg and "at least one share is wrong" in msg and "primary" in msg
+    assert "any key holder's" in msg and "every key holder must" in msg and " of 3 to " not in msg
+    assert "share 3 of 3" not in msg and ".." not in msg
+    assert "still open" in msg and ("nonce=%s" % err.value.result["nonce"]) in msg and "state=canceled" in msg
     assert err.value.result["started"] is True and err.value.result["progress"] == 0
     assert err.value.result["http_status"] == 400
     secrets_absent(msg + json.dumps(err.value.result), wrong.hex(), *hexes(shares))
