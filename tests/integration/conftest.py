@@ -16,12 +16,17 @@ from pathlib import Path
 
 import pytest
 from lab_api import lab_vars, write_token_inventory
+from secret_scan import SecretScan, report
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 COLLECTIONS = ROOT / ".build" / "collections"
 LINK = COLLECTIONS / "ansible_collections" / "vaultops" / "dr"
 BIN = Path(sys.executable).parent
+# Every run at -vvvv at least (DR_TEST_MIN_VERBOSITY=0 for the tests' own levels): the secret scan then reads
+# what the most verbose output shows, in the runs the suite makes anyway.
+MIN_VERBOSITY = int(os.environ.get("DR_TEST_MIN_VERBOSITY", "4"))
+SCAN = SecretScan()
 
 
 def _ensure_collection_link():
@@ -49,6 +54,21 @@ def _free_base_port(clusters):
         if ok:
             return base
     raise RuntimeError("no free port block for drlab")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_scan(tmp_path_factory):
+    """At the end of the session: no secret the session knew of in any output, log or file of any run."""
+    base = tmp_path_factory.getbasetemp()
+    # ansible-runner keeps stdout and job events per job (test_awx_runner); env/ and command are its inputs.
+    SCAN.add_glob(base, "**/artifacts/*/stdout")
+    SCAN.add_glob(base, "**/artifacts/*/job_events/*.json")
+    yield SCAN
+    findings, stats = SCAN.scan()
+    (base / ("secret-scan-%s.json" % os.environ.get("PYTEST_XDIST_WORKER", "main"))).write_text(
+        json.dumps(dict(stats, findings=[{"file": f, "kind": k} for f, k in findings]), indent=2))
+    assert not findings, "secrets in the output of the session's playbook runs (%(runs)d runs, %(files)d files, " \
+        "%(secrets)d secrets scanned):\n" % stats + report(findings, base)
 
 
 @pytest.fixture(scope="session")
@@ -83,13 +103,15 @@ class PlaybookRunner:
         """Start the playbook in the background, in its own process group (a SIGKILL to the group takes
         Ansible's workers too); returns the Popen. `output`: a file path for its stdout and stderr."""
         cmd, run_env = self._command(playbook, 0, None, tokens, False, (), extra_vars)
-        sink = open(output, "w") if output else subprocess.DEVNULL  # noqa: SIM115 - the child writes it; closed below
+        # Kept (and scanned) even when the test does not read it.
+        output = output or self.tmp_dir / ("run-%d.log" % self.runs)
+        SCAN.add_file(output)
+        sink = open(output, "w")  # noqa: SIM115 - the child writes it; closed below
         try:
-            return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+            return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT,
                                     env=run_env, cwd=str(ROOT), start_new_session=True)
         finally:
-            if output:
-                sink.close()
+            sink.close()
 
     def _command(self, playbook, verbosity, env, tokens, check, args, extra_vars):
         self.runs += 1
@@ -98,6 +120,7 @@ class PlaybookRunner:
         payload.update(extra_vars)
         vars_file.write_text(json.dumps(payload))
         os.chmod(vars_file, 0o600)
+        self._scan_inputs(vars_file, extra_vars)
         if playbook.startswith("vaultops.dr."):
             target = playbook
         else:
@@ -110,6 +133,7 @@ class PlaybookRunner:
         if check:
             cmd += ["--check", "--diff"]
         cmd += list(args)
+        verbosity = max(verbosity, MIN_VERBOSITY)
         if verbosity:
             cmd.append("-" + "v" * verbosity)
         run_env = dict(os.environ)
@@ -124,8 +148,40 @@ class PlaybookRunner:
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
             "PATH": "%s:%s" % (BIN, os.environ.get("PATH", "")),
         })
+        run_env.update(self._scan_outputs())
         run_env.update(env or {})
         return cmd, run_env
+
+    def _scan_inputs(self, vars_file, extra_vars):
+        """Remember the secrets this run is given; its inputs (vars, token inventory, files where a target
+        playbook hands its result to the test on purpose) are not output."""
+        SCAN.runs += 1
+        SCAN.remember_lab(self.lab.dir)
+        SCAN.remember_extra_vars(extra_vars)
+        SCAN.exclude(vars_file)
+        SCAN.exclude(self.tmp_dir / ("tokens-%d.json" % self.runs))
+        for name in ("result_file", "out_file"):
+            if extra_vars.get(name):
+                SCAN.exclude(extra_vars[name])
+        self._before = SCAN.snapshot(self.tmp_dir)
+
+    def _scan_outputs(self):
+        """The environment that makes this run leave an Ansible log, junit XML and a JSON record of every
+        result, all scanned at the end of the session."""
+        n = self.runs
+        log, junit, record = (self.tmp_dir / ("ansible-%d.log" % n), self.tmp_dir / ("junit-%d" % n),
+                              self.tmp_dir / ("results-%d.json" % n))
+        SCAN.add_file(log)
+        SCAN.add_file(record)
+        SCAN.add_glob(junit, "*.xml")
+        return {
+            "ANSIBLE_LOG_PATH": str(log),
+            "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.junit,json_record",
+            "JUNIT_OUTPUT_DIR": str(junit),
+            "JUNIT_HIDE_TASK_ARGUMENTS": "False",
+            "VAULTOPS_JSON_RECORD": str(record),
+        }
 
     def __call__(self, playbook, expect_fail=False, verbosity=0, env=None, tokens=False, check=False,
                  args=(), **extra_vars):
@@ -138,7 +194,11 @@ class PlaybookRunner:
         cmd, run_env = self._command(playbook, verbosity, env, tokens, check, args, extra_vars)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=str(ROOT), timeout=900)
         proc.output = proc.stdout + proc.stderr
-        (self.tmp_dir / ("run-%d.log" % self.runs)).write_text(" ".join(cmd) + "\n" + proc.output)
+        run_log = self.tmp_dir / ("run-%d.log" % self.runs)
+        run_log.write_text(" ".join(cmd) + "\n" + proc.output)
+        SCAN.add_file(run_log)
+        SCAN.add_written(self.tmp_dir, self._before)  # reports, hook files: whatever the run wrote
+        SCAN.remember_lab(self.lab.dir)
         if expect_fail:
             assert proc.returncode != 0, "playbook %s was expected to fail:\n%s" % (playbook, proc.output[-6000:])
         else:
