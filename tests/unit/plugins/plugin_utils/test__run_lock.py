@@ -1,0 +1,151 @@
+"""The double-launch guard's lock files (plugins/plugin_utils/_run_lock.py) and its action plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from unittest import mock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible_collections.vaultops.dr.plugins.action.run_lock import ActionModule
+from ansible_collections.vaultops.dr.plugins.plugin_utils import _run_lock as rl
+
+NAMES = ["https://vault-a.example.com:8200", "https://vault-b.example.com:8200"]
+
+
+def ident(pid=None, host=None, **extra):
+    me = rl.run_identity({"ansible_play_name": "Fail over Vault DR"}, "failover to b")
+    if pid is not None:
+        me.update(pid=pid, pid_start=rl.pid_start_time(pid))
+    if host:
+        me["host"] = host
+    me.update(extra)
+    return me
+
+
+def dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_acquire_writes_one_lock_per_name_naming_the_run(tmp_path):
+    me = ident()
+    out = rl.RunLock(str(tmp_path), me).acquire(NAMES)
+    assert out["acquired"] == sorted(NAMES) and out["changed"] and not out["warnings"]
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["https_vault-a.example.com_8200.lock", "https_vault-b.example.com_8200.lock"]
+    held = json.loads((tmp_path / files[0]).read_text())
+    assert held["pid"] == os.getppid() and held["purpose"] == "failover to b" and held["play"] == "Fail over Vault DR"
+    assert held["user"] and held["host"] and held["started"].endswith("Z")
+
+
+def test_the_same_run_joins_and_releases(tmp_path):
+    lock = rl.RunLock(str(tmp_path), ident())
+    lock.acquire(NAMES)
+    again = rl.RunLock(str(tmp_path), ident()).acquire(NAMES)  # a new task of the same ansible-playbook
+    assert again["joined"] == sorted(NAMES) and again["acquired"] == [] and not again["changed"]
+    out = rl.RunLock(str(tmp_path), ident()).release(NAMES)
+    assert out["released"] == sorted(NAMES) and list(tmp_path.iterdir()) == []
+    assert not rl.RunLock(str(tmp_path), ident()).release(NAMES)["changed"]  # nothing left: no change
+
+
+def test_a_live_run_refuses_the_second_all_or_nothing(tmp_path):
+    other = ident(pid=os.getpid(), awx_job_id="57", awx_job_template="DR change", awx_user="alice")
+    rl.RunLock(str(tmp_path), other).acquire(NAMES[1:])
+    with pytest.raises(rl.LockBusy) as err:
+        rl.RunLock(str(tmp_path), ident()).acquire(NAMES)
+    msg = str(err.value)
+    assert "Refusing to start failover to b" in msg and "pid %d" % os.getpid() in msg
+    assert "AWX job 57 of 'DR change' launched by alice" in msg and NAMES[1] in msg
+    assert err.value.holder["run_id"] == other["run_id"]
+    # The name taken before the refusal was given back: only the other run's lock is left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["https_vault-b.example.com_8200.lock"]
+    # And the refused run cannot release the other's lock.
+    out = rl.RunLock(str(tmp_path), ident()).release(NAMES)
+    assert out["released"] == [] and "not by this run" in out["warnings"][0]
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_with_a_warning(tmp_path):
+    stale = ident(pid=dead_pid())
+    rl.RunLock(str(tmp_path), stale).acquire(NAMES)
+    out = rl.RunLock(str(tmp_path), ident()).acquire(NAMES)
+    assert out["acquired"] == sorted(NAMES) and [h["run_id"] for h in out["took_over"]] == [stale["run_id"]] * 2
+    assert len(out["warnings"]) == 1 and "no longer runs" in out["warnings"][0]
+    assert json.loads((tmp_path / rl.lock_file_name(NAMES[0])).read_text())["pid"] == os.getppid()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(rl.lock_file_name(n) for n in NAMES)  # nothing aside
+
+
+def test_a_reused_pid_is_not_the_holder(tmp_path):
+    reused = ident(pid=os.getpid())
+    reused["pid_start"] = "1"  # the pid runs, but it is another process than the one that took the lock
+    rl.RunLock(str(tmp_path), reused).acquire(NAMES[:1])
+    assert rl.RunLock(str(tmp_path), ident()).acquire(NAMES[:1])["took_over"]
+
+
+def test_a_holder_on_another_host_is_never_taken_over(tmp_path):
+    rl.RunLock(str(tmp_path), ident(pid=dead_pid(), host="controller-2")).acquire(NAMES[:1])
+    with pytest.raises(rl.LockBusy) as err:
+        rl.RunLock(str(tmp_path), ident()).acquire(NAMES[:1])
+    assert "@controller-2" in str(err.value) and "remove %s" % err.value.path in str(err.value)
+
+
+def test_an_unreadable_lock_refuses_with_what_to_do(tmp_path):
+    (tmp_path / rl.lock_file_name(NAMES[0])).write_text("{not json")
+    with pytest.raises(rl.LockBusy, match="unreadable.*remove it and run again"):
+        rl.RunLock(str(tmp_path), ident()).acquire(NAMES[:1])
+
+
+def test_check_mode_writes_nothing_and_warns(tmp_path):
+    locks = tmp_path / "locks"
+    out = rl.RunLock(str(locks), ident()).acquire(NAMES, check=True)
+    assert out["acquired"] == sorted(NAMES) and not locks.exists()
+    rl.RunLock(str(locks), ident(pid=os.getpid())).acquire(NAMES)
+    out = rl.RunLock(str(locks), ident()).acquire(NAMES, check=True)
+    assert out["acquired"] == [] and len(out["warnings"]) == 2 and out["warnings"][0].startswith("Check mode: Refusing")
+
+
+def test_an_unwritable_directory_says_what_to_do(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(rl.LockError, match="Cannot create the lock directory .*set another lock directory"):
+        rl.RunLock(str(blocker / "locks"), ident()).acquire(NAMES)
+
+
+def test_default_directory_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(rl.LOCK_DIR_ENV, str(tmp_path / "shared"))
+    assert rl.RunLock(None, ident()).dir == str(tmp_path / "shared")
+    monkeypatch.delenv(rl.LOCK_DIR_ENV)
+    assert rl.RunLock("", ident()).dir == os.path.expanduser("~/.ansible/vaultops_dr/locks")
+
+
+def test_lock_file_names_are_safe():
+    assert rl.lock_file_name("https://vault-a:8200/") == "https_vault-a_8200.lock"
+    assert rl.lock_file_name("../../etc/passwd") == "etc_passwd.lock"
+    assert rl.lock_file_name("///") == "lock.lock"
+
+
+def _action(args, check_mode=False):
+    task = mock.MagicMock(args=dict(args), check_mode=check_mode, async_val=0, action="vaultops.dr.run_lock")
+    action = ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    return action.run(task_vars={"ansible_play_name": "p", "awx_job_id": 7})
+
+
+def test_action_plugin_ignores_connection_options_and_fails_cleanly(tmp_path):
+    base = dict(lock_dir=str(tmp_path), url="https://x", token="s.secret-never-shown")
+    out = _action(dict(base, names=NAMES))
+    assert not out.get("failed") and out["acquired"] == sorted(NAMES) and out["holder"]["awx_job_id"] == "7"
+    assert "s.secret" not in json.dumps(out)
+    out = _action(dict(base, names=NAMES, state="absent"))
+    assert out["released"] == sorted(NAMES)
+    rl.RunLock(str(tmp_path), ident(pid=os.getpid())).acquire(NAMES[:1])
+    refused = _action(dict(base, names=NAMES))
+    assert refused["failed"] and "Refusing" in refused["msg"] and refused["lock_file"].endswith(".lock")
+    # Ansible shows these as the task's failure message (no traceback).
+    with pytest.raises(AnsibleActionFail, match="names is empty"):
+        _action(dict(base, names=[]))
+    with pytest.raises(AnsibleActionFail, match="state must be one of: present, absent"):
+        _action(dict(base, names=NAMES, state="locked"))
