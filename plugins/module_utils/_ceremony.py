@@ -437,7 +437,7 @@ class Ceremony:
                 "not make the token (%s): at least one share is wrong, and it may be any key holder's, counted in "
                 "this run or an earlier one, not only the last one sent (for a DR secondary use the primary's "
                 "unseal or recovery key shares). The server reset the attempt's progress to 0 and forgot every "
-                "share: every key holder must check and submit their share again"
+                "share: every key holder must check and submit their share again."
                 % (self.family.kind, attempt["nonce"], attempt["required"] or current["required"], _sentence(str(err))),
                 http_status=err.status, vault_errors=err.errors, **result)
         return failure_from(err, doing, result, family=self.family)

@@ -70,7 +70,7 @@ def check_otp_shape(otp: str) -> None:
     if not all(c in BASE62 for c in otp) and not is_legacy_otp(otp):
         raise TokenGenerationError(
             "otp must be a base62 string (Vault 1.0 and later) or base64 of 16 bytes (servers before 1.0); "
-            "the one given is neither. Leave otp out and the module makes one")
+            "the one given is neither: leave otp out and the module makes one")
 
 
 def validate_otp(otp: str, otp_length: Optional[int]) -> None:

@@ -587,3 +587,114 @@ def test_joining_with_a_wrong_length_otp_fails_before_sending(vault, client):
     with pytest.raises(ModuleFailure, match="exactly 28"):
         ceremony(client)[0].present(key_shares=[shares[2].hex()], nonce=nonce, otp=tg.generate_otp(26))
     assert not server.sent("PUT") and len(server.provided) == 2
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 12: inputs checked before any request, and failures that say what to do
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad,why", [
+    ("", "is empty"),
+    ("   ", "is empty"),
+    ("abcd ef01", "contains whitespace"),
+    ("abc", "odd number of hex digits"),
+    ("\u00e9\u00e9\u00e9\u00e9", "non-ASCII"),
+    ("%%%%", "neither hex nor base64"),
+])
+def test_bad_share_refused_before_any_request(vault, client, bad, why):
+    good = new_shares(1)[0].hex()
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[good, bad])
+    msg = err.value.msg
+    assert "key_shares item 2" in msg and why in msg and "Nothing was sent" in msg and ".." not in msg
+    assert good not in msg and (not bad.strip() or bad not in msg)
+    assert not vault.calls
+
+
+@pytest.mark.parametrize("otp", ["not base62!", " " + "a" * 27, "\u00e9" * 28])
+def test_otp_shape_refused_before_any_request(vault, client, otp):
+    with pytest.raises(ModuleFailure, match="otp") as err:
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], otp=otp)
+    assert otp.strip() not in err.value.msg and "leave otp out" in err.value.msg
+    assert not vault.calls
+
+
+def test_gnupg_home_missing_refused_before_any_request(vault, client, pgp):
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], pgp_key=pgp["b64"],
+                                    gnupg_home="/nonexistent/gnupg-home")
+    assert "gnupg_home /nonexistent/gnupg-home is not a directory" in err.value.msg
+    assert "holds the private key" in err.value.msg and not vault.calls
+
+
+def test_private_key_as_pgp_key_refused_before_any_request(vault, client, pgp):
+    with pytest.raises(ModuleFailure, match="(?i)private") as err:
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], pgp_key=pgp["private_armor"])
+    assert not any(line in err.value.msg for line in pgp["private_armor"].splitlines() if len(line) > 20)
+    assert not vault.calls
+
+
+def test_sign_only_pgp_key_refused_before_any_request(vault, client, tmp_path):
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    subprocess.run(gpg + ["--quick-gen-key", "signer@vaultops.test", "ed25519", "sign", "never"], check=True, capture_output=True)
+    armor = subprocess.run(gpg + ["--armor", "--export"], check=True, capture_output=True, text=True).stdout
+    fpr = _pgp.pgp_fingerprint(_pgp._dearmor(armor))
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], pgp_key=armor)
+    assert fpr in err.value.msg and "can encrypt" in err.value.msg and "Nothing was sent" in err.value.msg
+    assert not vault.calls
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
+
+
+def test_repeated_share_warning_names_the_item(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    nonce = server.started(otp=tg.generate_otp(28), provided=shares[1:2])
+    c, warnings = ceremony(client)
+    result = c.present(key_shares=[shares[0].hex(), shares[1].hex()], nonce=nonce)
+    assert result["shares_submitted"] == 1 and result["shares_already_provided"] == 1
+    assert any("key_shares item 2 was already counted" in w for w in warnings)
+    assert not any(" of 2" in w for w in warnings)
+
+
+def test_failure_after_this_run_started_the_attempt_says_it_is_open(vault, client, pgp, tmp_path):
+    server = dr_server(vault, new_shares(), gnupg_home=pgp["home"])
+    empty_home = tmp_path / "gnupg"
+    empty_home.mkdir(mode=0o700)
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[new_shares(1)[0].hex()], pgp_key=pgp["b64"], gnupg_home=str(empty_home))
+    msg = err.value.msg
+    assert "holds no private key" in msg and "still open" in msg and "nonce=%s" % server.nonce in msg
+    assert "state=canceled" in msg and ".." not in msg and err.value.result["changed"] is True
+    subprocess.run(["gpgconf", "--homedir", str(empty_home), "--kill", "gpg-agent"], check=False, capture_output=True)
+
+
+@pytest.mark.parametrize("stage,status,text,expect", GENERATION_ERROR_CASES)
+def test_error_messages_are_sentences_with_a_next_step(vault, client, stage, status, text, expect):
+    family = tg.RECOVERY_TOKEN if "recovery" in expect or "recovery" in text or "unsupported path" in text else tg.DR_OPERATION_TOKEN
+    stub_generation_error(vault, family, stage, status, text)
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client, family)[0].present(key_shares=[new_shares(1)[0].hex()])
+    msg = err.value.msg
+    assert ".." not in msg and msg.endswith(".") and "key share 1 of 1" not in msg
+    if err.value.result.get("started"):  # read back still open: it says so and how to go on
+        assert "still open" in msg and "state=canceled" in msg
+    if stage == "update":  # this run made the OTP of the attempt it started: handed back when still open
+        assert ("otp" in err.value.result) == bool(err.value.result.get("started"))
+    if stage in ("read", "start"):
+        assert "nothing was" in msg.lower() or "Nothing was" in msg
+
+
+def test_wrong_nonce_answered_by_the_server(vault, client):
+    shares = new_shares()
+    server = dr_server(vault, shares)
+    nonce = server.started(otp=tg.generate_otp(28))
+    # the attempt changed between this run's read and its submission
+    vault.replace(responses.PUT, URL + "/v1/" + tg.DR_OPERATION_TOKEN.update_path, status=400,
+                  json={"errors": ['incorrect nonce supplied; nonce for this root generation operation is "%s"' % nonce]})
+    with pytest.raises(ModuleFailure) as err:
+        ceremony(client)[0].present(key_shares=[shares[0].hex()], nonce=nonce)
+    assert "Pass the running attempt's nonce" in err.value.msg and nonce in err.value.msg
+    assert len([c for c in vault.calls if c.request.url.endswith("/update")]) == 1

@@ -239,3 +239,67 @@ def test_absent_batch_token_cannot_be_revoked(vault):
 def test_absent_needs_the_token(vault):
     result = run_module(module, args(state="absent"))
     assert result["failed"] and "dr_operation_token" in result["msg"]
+
+
+# -- issue 12: state=absent revokes only what it can tell is a DR operation token -------------
+
+def test_absent_never_touches_the_modules_own_token(vault):
+    vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
+    result = run_module(module, args(state="absent", dr_operation_token=BASE_ARGS["token"]))
+    assert result["failed"] and "the token this module authenticates with" in result["msg"] and "left alone" in result["msg"]
+    assert [c.request.url for c in vault.calls] == [STATUS]
+    assert BASE_ARGS["token"] not in json.dumps(result)
+
+
+def _lookup(**data):
+    body = fixture("optoken_lookup_self_service")
+    body["data"].update(data)
+    return body
+
+
+@pytest.mark.parametrize("data,why", [
+    ({"policies": ["default", "admin"]}, "its policies are admin, default"),
+    ({"policies": ["root", "default"]}, "its policies are default, root"),
+    ({"ttl": 3600, "expire_time": "2026-12-02T10:00:00Z", "creation_ttl": 3600}, "it has a TTL"),
+    ({"path": "auth/token/create"}, "made by auth/token/create"),
+    ({"policies": None}, "cannot be told"),
+])
+def test_absent_after_promotion_leaves_other_tokens_alone(vault, data, why):
+    vault.add(responses.GET, STATUS, json=fixture("optoken_status_primary"))
+    vault.add(responses.GET, LOOKUP, json=_lookup(**data))
+    for check_mode in (True, False):
+        result = run_module(module, args(state="absent", dr_operation_token=OP_TOKEN), check_mode=check_mode)
+        assert result["failed"] and why in result["msg"] and "left alone" in result["msg"], result["msg"]
+        assert OP_TOKEN not in json.dumps(result)
+    assert not [c for c in vault.calls if c.request.url == REVOKE]
+
+
+def test_recovery_mode_server_explained(vault):
+    vault.add(responses.GET, STATUS, json={"errors": []}, status=404)
+    vault.add(responses.GET, URL + "/v1/sys/generate-recovery-token/attempt", json=fixture("optoken_attempt_idle"))
+    result = run_module(module, args(key_shares=[new_shares(1)[0].hex()]))
+    assert result["failed"] and "recovery mode" in result["msg"] and "vaultops.dr.recovery_token" in result["msg"]
+    assert "Nothing was changed" in result["msg"] and not [c for c in vault.calls if c.request.method != "GET"]
+
+
+def test_sealed_secondary_explained(vault):
+    vault.add(responses.GET, STATUS, json={"errors": ["Vault is sealed"]}, status=503)
+    result = run_module(module, args(key_shares=[new_shares(1)[0].hex()], retries=0))
+    assert result["failed"] and "Unseal the cluster" in result["msg"] and result["http_status"] == 503
+    assert not [c for c in vault.calls if c.request.method != "GET"]
+
+
+def test_pgp_key_is_no_log():
+    """A private key pasted as pgp_key must never be echoed (invocation at -vvv, results)."""
+    from ansible_collections.vaultops.dr.plugins.module_utils._token_generation import CEREMONY_ARGSPEC
+
+    assert CEREMONY_ARGSPEC["pgp_key"]["no_log"] is True
+
+
+def test_private_key_as_pgp_key_refused(vault, pgp):
+    vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
+    result = run_module(module, args(key_shares=[new_shares(1)[0].hex()], pgp_key=pgp["private_armor"]))
+    assert result["failed"] and "private" in result["msg"].lower()
+    text = json.dumps(result)
+    assert not any(line in text for line in pgp["private_armor"].splitlines() if len(line) > 20)
+    assert not [c for c in vault.calls if c.request.method != "GET"]  # refused before any write
