@@ -16,10 +16,10 @@ Private to this collection: the API may change without notice.
 from __future__ import annotations
 
 import datetime
-import re
 
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultAnswerLost, VaultError
 from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, explain
+from ansible_collections.vaultops.dr.plugins.module_utils._inputs import parse_duration  # noqa: F401 - part of this API
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
 
 POLICY_PATH = "sys/policies/acl/"
@@ -36,25 +36,9 @@ MODULE = "dr_batch_token"
 # The fields of the token role this module manages, and what they must be.
 ROLE_FIELDS = ("allowed_policies", "orphan", "renewable", "token_type")
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 # -- small pure helpers ------------------------------------------------------------------------
-def parse_duration(value):
-    """Seconds in a Vault duration: an int, V(300), V(30m), V(168h), V(1h30m), V(7d). Raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError("not a duration: %r" % (value,))
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip().lower()
-    if re.fullmatch(r"\d+", text):
-        return int(text)
-    if not text or _DURATION.sub("", text):
-        raise ValueError("not a duration: %r (use e.g. 168h, 30m, 90s or seconds)" % (value,))
-    return int(sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text)))
-
-
 def human_duration(seconds):
     """`604800` → `168h`, `5400` → `1h30m`, `59` → `59s`."""
     seconds = max(0, int(seconds))
@@ -182,9 +166,10 @@ def _durations(p):
         raise ModuleFailure("%s: %s" % (MODULE, exc)) from None
 
 
-def run(module):
-    p = module.params
-    client, url = module.client, p["url"]
+def run(ctx):
+    """The whole module on a RunContext (plain values: client, params, check_mode, diff, warn)."""
+    p = ctx.params
+    client, url = ctx.client, p["url"]
     policy_name, role_name = p["policy_name"], p["role_name"]
     asked = "policy_name=%s role_name=%s" % (policy_name, role_name)
     ttl, min_ttl = _durations(p)
@@ -243,7 +228,7 @@ def run(module):
     if keep:
         result["ttl"] = dr.as_int(current_info.get("ttl"))
         result["expire_time"] = current_info.get("expire_time")
-    if module._diff:
+    if ctx.diff:
         before_token = None
         if current_info is not None:
             before_token = {"type": current_info.get("type"), "ttl": dr.as_int(current_info.get("ttl"))}
@@ -254,8 +239,8 @@ def run(module):
                       "token": {"type": "batch", "ttl": ttl} if mint else before_token},
         }
     for note in notes:
-        module.warn(note)
-    if module.check_mode or not changed:
+        ctx.warn(note)
+    if ctx.check_mode or not changed:
         return result
 
     step = "policy"

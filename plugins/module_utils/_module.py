@@ -22,6 +22,8 @@ from ansible_collections.vaultops.dr.plugins.module_utils._client import (
 )
 # Re-exported: modules and older module_utils import the failure type from here.
 from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, explain  # noqa: F401
+from ansible_collections.vaultops.dr.plugins.module_utils._inputs import check_inputs
+from ansible_collections.vaultops.dr.plugins.module_utils._state import RunContext
 
 CONNECTION_ARGSPEC = dict(
     url=dict(type="str", required=True, fallback=(env_fallback, ["VAULT_ADDR"])),
@@ -47,6 +49,8 @@ AUTH_REQUIRED_IF = [
     ("auth_method", "userpass", ["username", "password"]),
 ]
 
+# Every module takes these, so one `module_defaults` for the group fits every module; a module with
+# nothing to wait for accepts and ignores them (its docs say so).
 WAIT_ARGSPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=300),
@@ -60,6 +64,7 @@ class VaultModule(AnsibleModule):
     def __init__(self, argument_spec=None, required_if=None, **kwargs):
         spec = dict(CONNECTION_ARGSPEC)
         spec.update(AUTH_ARGSPEC)
+        spec.update(WAIT_ARGSPEC)
         spec.update(argument_spec or {})
         super().__init__(
             argument_spec=spec,
@@ -93,6 +98,11 @@ class VaultModule(AnsibleModule):
         return VaultClient(url, ca_cert=p["ca_cert"], validate_certs=p["validate_certs"],
                            timeout=p["timeout"], retries=p["retries"], namespace=p["namespace"])
 
+    def context(self):
+        """This run as plain values for the domain code (which never sees AnsibleModule)."""
+        return RunContext(self.client, self.params, check_mode=self.check_mode, diff=self._diff,
+                          warn=self.warn, client_for=self.unauthenticated_client)
+
     @property
     def vault_warnings(self):
         return list(self._client.warnings) if self._client is not None else []
@@ -100,6 +110,7 @@ class VaultModule(AnsibleModule):
     def run(self, action):
         """Call `action(self)`, which returns the result dict; exit or fail exactly once."""
         try:
+            check_inputs(self.params)
             result = action(self)
         except ModuleFailure as exc:
             self._fail(exc.msg, exc.result)

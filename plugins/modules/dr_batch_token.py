@@ -184,7 +184,7 @@ ARGSPEC = dict(
 
 def main():
     module = VaultModule(argument_spec=ARGSPEC, supports_check_mode=True)
-    module.run(run)
+    module.run(lambda m: run(m.context()))
 
 
 if __name__ == "__main__":

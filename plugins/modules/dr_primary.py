@@ -127,103 +127,18 @@ vault_warnings:
   sample: []
 """
 
-from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_ARGSPEC, VaultModule  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._primary_state import SPEC  # noqa: E402
 
 ARGSPEC = dict(
     state=dict(type="str", default="enabled", choices=["enabled", "demoted", "disabled"]),
     primary_cluster_addr=dict(type="str"),
-    **WAIT_ARGSPEC
 )
-
-# What each state asks for: the mode it ends in, the call that gets there, what to wait for.
-TARGET = {"enabled": "primary", "demoted": "secondary", "disabled": "disabled"}
-DONE = {
-    "enabled": lambda s: s["mode"] == "primary" and (s["state"] or "").lower() == "running",
-    "demoted": lambda s: s["mode"] == "secondary",
-    "disabled": lambda s: s["mode"] == "disabled",
-}
-WHAT = {"enabled": "mode primary, state running", "demoted": "mode secondary", "disabled": "mode disabled"}
-
-
-def decide(state, mode):
-    """True when a call is needed, False when the cluster is already there; raises when the
-    cluster is in a mode this module must not touch."""
-    if state == "enabled":
-        if mode == "primary":
-            return False
-        if mode == "disabled":
-            return True
-        if mode == "secondary":
-            raise dr.WrongMode("a DR secondary cannot be enabled as a primary; to make it the primary, "
-                               + dr.HOW_TO_PROMOTE + " (demote the current primary first).")
-    elif state == "demoted":
-        if mode == "secondary":
-            return False
-        if mode == "primary":
-            return True
-        if mode == "disabled":
-            raise dr.WrongMode("only a DR primary can be demoted and DR replication is disabled here; enable it with "
-                               "vaultops.dr.dr_primary state=enabled, or make it a secondary with "
-                               "vaultops.dr.dr_secondary state=enabled.")
-    else:
-        if mode == "disabled":
-            return False
-        if mode == "primary":
-            return True
-        if mode == "secondary":
-            raise dr.WrongMode("this module disables DR primaries only; disable a secondary with "
-                               "vaultops.dr.dr_secondary state=disabled (it needs a DR operation token).")
-    raise dr.WrongMode("the mode is not one this module can act on; wait until vaultops.dr.dr_status shows "
-                       "primary, secondary or disabled, then run again.")
-
-
-CALLS = {"enabled": lambda c, p: dr.enable_primary(c, p["primary_cluster_addr"]),
-         "demoted": lambda c, p: dr.demote_primary(c),
-         "disabled": lambda c, p: dr.disable_primary(c)}
-
-
-def run(module):
-    p = module.params
-    state, url = p["state"], p["url"]
-    asked = "state=%s" % state
-    before = dr.read_status(module.client)
-    try:
-        act = decide(state, before["mode"])
-    except dr.WrongMode as wrong:
-        raise dr.wrong_mode("dr_primary", asked, url, before, wrong.todo) from None
-
-    if state == "enabled" and not act and p["primary_cluster_addr"]:
-        current = (before["raw"].get("primary_cluster_addr") or "").strip()
-        if current and dr.normalise_addr(current) != dr.normalise_addr(p["primary_cluster_addr"]):
-            module.warn("The primary gives secondaries %s, not %s; an existing primary is not re-enabled to change "
-                        "it (that would change its cluster id)." % (current, p["primary_cluster_addr"]))
-
-    result = {"changed": act, "mode_before": before["mode"], "status": before, "waited": 0}
-    if module._diff:
-        result["diff"] = dr.diff(before["mode"], TARGET[state] if act else before["mode"])
-    if module.check_mode:
-        return result
-
-    if act:
-        try:
-            resp = CALLS[state](module.client, p)
-        except VaultError as err:
-            raise dr.fail_for("dr_primary", asked, url, err,
-                              "The cluster was %s before the call." % dr.describe(before)) from None
-        dr.report_lost_answers(module, resp)
-    # Wait after a change, or when an earlier run left the cluster on its way there.
-    if p["wait"] and (act or not DONE[state](before)):
-        result["status"], result["waited"] = dr.wait_for_status(module, DONE[state], WHAT[state])
-    elif act:
-        result["status"] = dr.read_status(module.client)
-    return result
 
 
 def main():
     module = VaultModule(argument_spec=ARGSPEC, supports_check_mode=True)
-    module.run(run)
+    module.run(lambda m: SPEC.run(m.context()))
 
 
 if __name__ == "__main__":

@@ -198,10 +198,8 @@ vault_warnings:
   sample: []
 """
 
-from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_ARGSPEC, VaultModule  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._secondary_state import SPEC  # noqa: E402
 
 ARGSPEC = dict(
     # No default: enabling wipes the cluster, so it is never what a forgotten option means.
@@ -214,156 +212,15 @@ ARGSPEC = dict(
     primary_cluster_addr=dict(type="str"),
     update_primary_addrs=dict(type="list", elements="str"),
     force=dict(type="bool", default=False),
-    **WAIT_ARGSPEC
+    allow_two_primaries=dict(type="bool", default=False),
 )
 MUTUALLY_EXCLUSIVE = [("activation_token", "update_primary_addrs")]
-
-TARGET = {"enabled": "secondary", "promoted": "primary", "primary_updated": "secondary", "disabled": "disabled"}
-WHAT = {"enabled": "a healthy DR secondary", "promoted": "mode primary, state running",
-        "primary_updated": "a healthy DR secondary", "disabled": "mode disabled"}
-OPERATION_HINT = ("Check dr_operation_token: make one with vaultops.dr.dr_operation_token (with the primary's "
-                  "unseal or recovery key shares) or use a batch DR operation token made on the primary.")
-ACTIVATION_HINT = ("Check that this cluster can reach the primary's API (primary_api_addr) and trusts its certificate "
-                   "(ca_file/ca_path, paths on the Vault server), and that activation_token is unspent and unexpired "
-                   "(it is single-use; issue a new one on the primary with vaultops.dr.dr_secondary_token force=true).")
-HOW_TO_GET = {
-    "dr_operation_token": OPERATION_HINT,
-    "activation_token": "Issue one on the primary with vaultops.dr.dr_secondary_token.",
-    "activation_token (or update_primary_addrs)": "Issue one on the new primary with vaultops.dr.dr_secondary_token.",
-}
-
-
-def done(state, primary_cluster_addr=None):
-    """What the status must show for `state` to count as reached."""
-    if state == "promoted":
-        return lambda s: s["mode"] == "primary" and (s["state"] or "").lower() == "running"
-    if state == "disabled":
-        return lambda s: s["mode"] == "disabled"
-    if state == "primary_updated" and primary_cluster_addr:
-        return lambda s: dr.follows(s, primary_cluster_addr)
-    return lambda s: s["mode"] == "secondary" and s["healthy"]
-
-
-def decide(p, summary):
-    """True when a call is needed, False when the cluster is already there; raises WrongMode."""
-    state, mode = p["state"], summary["mode"]
-    if state == "enabled":
-        if mode == "disabled":
-            return True
-        if mode in ("secondary", "bootstrapping"):
-            return False  # never enable twice: it would wipe the cluster again
-        if mode == "primary":
-            raise dr.WrongMode(
-                "enabling a secondary would wipe this DR primary, so it is refused. To make it a secondary of "
-                "another primary, demote it with vaultops.dr.dr_primary state=demoted, then use "
-                "vaultops.dr.dr_secondary state=primary_updated; or disable it with vaultops.dr.dr_primary "
-                "state=disabled first if a wipe is really meant.")
-    elif state == "promoted":
-        if mode == "primary":
-            return False
-        if mode == "secondary":
-            return True
-        if mode == "disabled":
-            raise dr.WrongMode("only a DR secondary can be promoted and DR replication is disabled here; make it a "
-                               "primary with vaultops.dr.dr_primary state=enabled.")
-    elif state == "primary_updated":
-        if mode == "secondary":
-            return not (p["primary_cluster_addr"] and dr.follows(summary, p["primary_cluster_addr"]))
-        if mode == "primary":
-            raise dr.WrongMode("a DR primary cannot follow another primary; demote it first with "
-                               "vaultops.dr.dr_primary state=demoted (never keep two primaries), then run this again.")
-        if mode == "disabled":
-            raise dr.WrongMode("DR replication is disabled here; make it a secondary with vaultops.dr.dr_secondary "
-                               "state=enabled (this wipes it).")
-    else:
-        if mode == "disabled":
-            return False
-        if mode == "secondary":
-            return True
-        if mode == "primary":
-            raise dr.WrongMode("this is a DR primary; disable it with vaultops.dr.dr_primary state=disabled.")
-    raise dr.WrongMode("the mode is not one this module can act on; wait until vaultops.dr.dr_status shows "
-                       "primary, secondary or disabled, then run again.")
-
-
-def missing_credentials(p):
-    """The options a call for `state` needs that were not given (checked only when acting,
-    so a run that changes nothing needs neither a spent activation token nor an op token)."""
-    missing = []
-    if p["state"] != "enabled" and not p["dr_operation_token"]:
-        missing.append("dr_operation_token")
-    if p["state"] == "enabled" and not p["activation_token"]:
-        missing.append("activation_token")
-    if p["state"] == "primary_updated" and not (p["activation_token"] or p["update_primary_addrs"]):
-        missing.append("activation_token (or update_primary_addrs)")
-    return missing
-
-
-def call(client, p):
-    state = p["state"]
-    if state == "enabled":
-        return dr.enable_secondary(client, p["activation_token"], p["primary_api_addr"], p["ca_file"], p["ca_path"])
-    if state == "promoted":
-        return dr.promote_secondary(client, p["dr_operation_token"], p["primary_cluster_addr"], p["force"])
-    if state == "primary_updated":
-        return dr.update_primary(client, p["dr_operation_token"], p["activation_token"], p["update_primary_addrs"],
-                                 p["primary_api_addr"], p["ca_file"], p["ca_path"], p["primary_cluster_addr"])
-    return dr.disable_secondary(client, p["dr_operation_token"])
-
-
-def run(module):
-    p = module.params
-    state, url = p["state"], p["url"]
-    asked = "state=%s" % state
-    before = dr.read_status(module.client)
-    try:
-        act = decide(p, before)
-    except dr.WrongMode as wrong:
-        raise dr.wrong_mode("dr_secondary", asked, url, before, wrong.todo) from None
-    missing = act and missing_credentials(p)
-    if missing and not module.check_mode:
-        raise ModuleFailure("dr_secondary %s on %s: the cluster is %s, so the call is needed and it needs %s. %s" % (
-            asked, url, dr.describe(before), " and ".join(missing), HOW_TO_GET[missing[0]]),
-            status=before, mode_before=before["mode"])
-    if missing:
-        # A check run of a whole playbook has no token from an earlier task; predict, don't fail.
-        module.warn("A real run needs %s on %s." % (" and ".join(missing), url))
-
-    result = {"changed": act, "mode_before": before["mode"], "status": before, "waited": 0}
-    if module._diff:
-        result["diff"] = dr.diff(before["mode"], TARGET[state] if act else before["mode"])
-    if module.check_mode:
-        return result
-
-    reached = done(state, p["primary_cluster_addr"])
-    if act:
-        try:
-            resp = call(module.client, p)
-        except VaultError as err:
-            hint = None
-            if err.status == 400:
-                hint = {"enabled": ACTIVATION_HINT, "primary_updated": OPERATION_HINT + " " + ACTIVATION_HINT}.get(
-                    state, OPERATION_HINT)
-            raise dr.fail_for("dr_secondary", asked, url, err, hint) from None
-        dr.report_lost_answers(module, resp)
-    elif state == "enabled" and before["mode"] == "secondary" and not before["healthy"] and not dr.is_syncing(before):
-        module.warn("%s is already a DR secondary (%s), so it was not enabled again: that would wipe it. To attach it "
-                    "to a primary use state=primary_updated." % (url, dr.describe(before)))
-    # Wait after a change, or when an earlier run left the cluster on its way (still syncing,
-    # or promoted but not running yet); an idle secondary that was not touched is not waited
-    # for: it would never get healthy by itself.
-    on_its_way = (state == "enabled" and dr.is_syncing(before)) or (state == "promoted" and not reached(before))
-    if p["wait"] and (act or on_its_way):
-        result["status"], result["waited"] = dr.wait_for_status(module, reached, WHAT[state])
-    elif act:
-        result["status"] = dr.read_status(module.client)
-    return result
 
 
 def main():
     module = VaultModule(argument_spec=ARGSPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
                          supports_check_mode=True)
-    module.run(run)
+    module.run(lambda m: SPEC.run(m.context()))
 
 
 if __name__ == "__main__":

@@ -174,9 +174,8 @@ vault_warnings:
   sample: []
 """
 
-from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils._module import WAIT_ARGSPEC, VaultModule  # noqa: E402
-from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._module import VaultModule  # noqa: E402
+from ansible_collections.vaultops.dr.plugins.module_utils._secondary_token_state import SPEC  # noqa: E402
 
 ARGSPEC = dict(
     id=dict(type="str", required=True),
@@ -184,68 +183,13 @@ ARGSPEC = dict(
     ttl=dict(type="str", default="30m"),
     secondary_public_key=dict(type="str"),
     force=dict(type="bool", default=False),
-    **WAIT_ARGSPEC
+    allow_cut_off=dict(type="bool", default=False),
 )
-
-SUDO_HINT = ("Issuing a secondary token needs a Vault token with sudo capability on "
-             "sys/replication/dr/primary/secondary-token.")
-
-
-def check_primary(state, summary):
-    """Tokens exist only on a primary; on a disabled cluster nothing can be known or revoked."""
-    if summary["mode"] == "primary":
-        return True
-    if summary["mode"] == "disabled" and state == "absent":
-        return False
-    raise dr.WrongMode(
-        "activation tokens are issued and revoked on the DR primary only. Run this against the primary, "
-        "or make this cluster one first (vaultops.dr.dr_primary state=enabled, or "
-        + dr.HOW_TO_PROMOTE + ").")
-
-
-def run(module):
-    p = module.params
-    sid, state, url = p["id"], p["state"], p["url"]
-    asked = "id=%s state=%s" % (sid, state)
-    before = dr.read_status(module.client)
-    try:
-        is_primary = check_primary(state, before)
-    except dr.WrongMode as wrong:
-        raise dr.wrong_mode("dr_secondary_token", asked, url, before, wrong.todo) from None
-
-    known = sid in before["known_secondaries"]
-    if state == "present":
-        revoke, issue = known and p["force"], (not known) or p["force"]
-    else:
-        revoke, issue = known and is_primary, False
-    changed = revoke or issue
-    result = {"changed": changed, "id": sid, "status": before}
-    if module._diff:
-        result["diff"] = {"before": {"id": sid, "known": known},
-                          "after": {"id": sid, "known": (known and not revoke) or issue}}
-    if module.check_mode or not changed:
-        return result
-
-    try:
-        if revoke:
-            dr.report_lost_answers(module, dr.revoke_secondary(module.client, sid))
-        if issue:
-            result.update(dr.issue_secondary_token(module.client, sid, p["ttl"], p["secondary_public_key"]))
-    except VaultError as err:
-        hint = SUDO_HINT if (issue and err.status == 403) else None
-        raise dr.fail_for("dr_secondary_token", asked, url, err, hint) from None
-    # An issued token in hand proves the issue; only a revocation is worth waiting for.
-    if p["wait"] and revoke and not issue:
-        result["status"], _waited = dr.wait_for_status(
-            module, lambda s: sid not in s["known_secondaries"], "id %s to be gone from known_secondaries" % sid)
-    else:
-        result["status"] = dr.read_status(module.client)
-    return result
 
 
 def main():
     module = VaultModule(argument_spec=ARGSPEC, supports_check_mode=True)
-    module.run(run)
+    module.run(lambda m: SPEC.run(m.context()))
 
 
 if __name__ == "__main__":

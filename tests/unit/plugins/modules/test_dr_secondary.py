@@ -12,7 +12,7 @@ from urllib3.exceptions import NewConnectionError
 from ansible_collections.vaultops.dr.plugins.modules import dr_secondary
 from conftest import BASE_ARGS, fixture, run_module, status, writes
 
-pytestmark = pytest.mark.usefixtures("fake_time")
+pytestmark = pytest.mark.usefixtures("fake_time", "old_primary_demoted")
 
 URL = BASE_ARGS["url"]
 STATUS = "sys/replication/dr/status"
@@ -25,6 +25,16 @@ SECRETS = (BASE_ARGS["token"], ACTIVATION, OP_TOKEN)
 
 def body(call):
     return json.loads(call.request.body)
+
+
+OLD_PRIMARY_STATUS = "https://10.0.1.11:8200/v1/" + STATUS  # primaries[0].api_address in status_secondary
+
+
+@pytest.fixture
+def old_primary_demoted(vault):
+    """The planned-failover order: the primary status_secondary still shows connected was demoted just before,
+    so the two-primaries guard finds it no longer a primary when it asks."""
+    vault.add(responses.GET, OLD_PRIMARY_STATUS, json=fixture("status_demoted"))
 
 
 def run(args, with_token=True, **kw):

@@ -135,7 +135,7 @@ def test_403_says_sudo_is_needed(vault):
 def test_400_with_errors(vault):
     status(vault, "status_primary_fresh")
     vault.add(responses.POST, vault.base + TOKEN_PATH, status=400, json={"errors": ["invalid ttl"]})
-    result = run({"id": "dc2", "ttl": "forever"})
+    result = run({"id": "dc2", "ttl": "9000h"})  # a duration Vault may refuse (beyond its max TTL)
     assert result["failed"] and "dr_secondary_token id=dc2 state=present on %s" % URL in result["msg"]
     assert result["vault_errors"] == ["invalid ttl"]
 
