@@ -231,6 +231,20 @@ def read_status(client: VaultClient, expect_secondaries: Optional[Iterable[str]]
     return summarise(resp.data, expect_secondaries)
 
 
+RECOVERY_MODE = ("The server is in recovery mode (sys/seal-status answers 404 too): it serves only "
+                 "sys/generate-recovery-token and sys/raw. Use vaultops.dr.recovery_token there, or restart it "
+                 "normally, then run again.")
+
+
+def in_recovery_mode(client: VaultClient) -> bool:
+    """True when even sys/seal-status answers 404: a server started with -recovery serves nothing else."""
+    try:
+        client.request("GET", "sys/seal-status", auth="none", retries=0)
+    except VaultError as err:
+        return err.status == 404
+    return False
+
+
 def describe(summary: Optional[StatusSummary]) -> str:
     """The last status as one line for messages: mode, state, connection and health."""
     if summary is None:

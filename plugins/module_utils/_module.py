@@ -21,7 +21,8 @@ from ansible_collections.vaultops.dr.plugins.module_utils._client import (
     VaultError,
 )
 # Re-exported: modules and older module_utils import the failure type from here.
-from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, explain  # noqa: F401
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, dr_api_missing, explain  # noqa: F401
+from ansible_collections.vaultops.dr.plugins.module_utils._dr_status import RECOVERY_MODE, in_recovery_mode
 from ansible_collections.vaultops.dr.plugins.module_utils._inputs import check_inputs
 from ansible_collections.vaultops.dr.plugins.module_utils._state import RunContext
 
@@ -117,7 +118,10 @@ class VaultModule(AnsibleModule):
         except AuthError as exc:
             self._fail("Authentication to %s failed: %s" % (self.params["url"], exc), {})
         except VaultError as exc:
-            self._fail(explain(exc), {"http_status": exc.status, "vault_errors": exc.errors})
+            msg = explain(exc)
+            if dr_api_missing(exc) and self._client is not None and in_recovery_mode(self._client):
+                msg = "%s. %s" % (exc, RECOVERY_MODE)
+            self._fail(msg, {"http_status": exc.status, "vault_errors": exc.errors})
         except Exception as exc:  # noqa: BLE001 - last line of defence: report, never traceback secrets
             self._fail("Unexpected error: %s: %s" % (type(exc).__name__, exc), {}, traceback.format_exc())
         result.setdefault("changed", False)

@@ -63,6 +63,7 @@ extends_documentation_fragment:
   - vaultops.dr.auth
   - vaultops.dr.attributes
   - vaultops.dr.attributes.STATE_MODULE
+  - vaultops.dr.wait.IGNORED
 attributes:
   diff_mode:
     details: The diff shows the policy text, the role's managed fields and the token's type and TTL before and after.

@@ -44,6 +44,7 @@ extends_documentation_fragment:
   - vaultops.dr.auth
   - vaultops.dr.attributes
   - vaultops.dr.attributes.STATE_MODULE
+  - vaultops.dr.wait.IGNORED
   - vaultops.dr.ceremony
 attributes:
   check_mode:

@@ -43,6 +43,7 @@ options:
     description:
       - After a change, wait until the status shows it. V(enabled) waits for mode V(primary) with state
         V(running), V(demoted) for mode V(secondary), V(disabled) for mode V(disabled).
+      - Status is read after 0.2 s, then at doubling intervals up to 2 s, so the wait ends soon after the change shows.
     type: bool
     default: true
   wait_timeout:

@@ -88,9 +88,19 @@ options:
         (Vault's C(force); may lose the newest writes).
     type: bool
     default: false
+  allow_two_primaries:
+    description:
+      - With O(state=promoted), the module refuses, before any write, to promote while this secondary's status shows
+        its primary connected and that primary's API (C(primaries[0].api_address)) still answers as an active DR
+        primary, or does not answer the controller: promoting then would leave two active primaries.
+      - A primary that answers as demoted does not block the promotion (the planned-failover order).
+      - Set V(true) only when the old primary is really gone or fenced although this secondary still sees it.
+    type: bool
+    default: false
   wait:
     description:
-      - After a change, wait until the status shows it. V(enabled) and V(primary_updated) wait until the cluster is a
+      - After a change, wait until the status shows it. Status is read after 0.2 s, then at doubling intervals up to
+        2 s, so the wait ends soon after the cluster is there. V(enabled) and V(primary_updated) wait until the cluster is a
         healthy secondary, V(promoted) until it is a primary with state V(running), V(disabled) until its mode is
         V(disabled).
     type: bool

@@ -41,9 +41,17 @@ options:
     type: list
     elements: str
     default: []
+  wait:
+    description:
+      - Accepted so that C(module_defaults) for C(group/vaultops.dr.dr) can set it for every module, and ignored:
+        this module waits only when O(wait_for_mode), O(wait_for_healthy) or O(catch_up_with) is set.
+    type: bool
+    default: true
   wait_timeout:
     description:
       - Seconds to wait for O(wait_for_mode) and O(wait_for_healthy) before failing.
+      - A wait that cannot succeed fails at once, for example O(wait_for_healthy) on a primary that never issued an
+        activation token for an id in O(expect_secondaries).
     type: int
     default: 300
   wait_interval:
@@ -245,6 +253,20 @@ def wanted(mode, healthy):
     return predicate, " and ".join(parts)
 
 
+def never_issued(expected):
+    """A primary that never issued a token for an expected id will not see it connected by waiting."""
+    def reason(summary):
+        if summary["mode"] != "primary":
+            return None
+        unknown = [sid for sid in expected if sid not in summary["known_secondaries"]]
+        if not unknown:
+            return None
+        return ("the primary never issued an activation token for %s (known_secondaries: %s), so it cannot connect. "
+                "Issue one with vaultops.dr.dr_secondary_token and enable the secondary with it, or fix "
+                "expect_secondaries." % (", ".join(unknown), ", ".join(summary["known_secondaries"]) or "none"))
+    return reason
+
+
 def run(module):
     p = module.params
     expected = p["expect_secondaries"]
@@ -255,8 +277,9 @@ def run(module):
     waited = 0
     if p["wait_for_mode"] or p["wait_for_healthy"]:
         predicate, what = wanted(p["wait_for_mode"], p["wait_for_healthy"])
+        give_up = never_issued(expected) if p["wait_for_healthy"] and p["wait_for_mode"] in (None, "primary") else None
         summary, waited = wait_for(read, predicate, p["wait_timeout"], max(1, p["wait_interval"]),
-                                   what=what, where=p["url"])
+                                   what=what, where=p["url"], give_up=give_up)
     else:
         summary = read()
     result = {}
