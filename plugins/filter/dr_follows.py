@@ -10,8 +10,8 @@ short_description: Whether a cluster is a healthy DR secondary following a given
 version_added: 1.0.0
 description:
   - The one judgement of "this cluster follows that primary" that the failover plan makes, for templates and
-    C(when) conditions: the cluster is a DR secondary, healthy, and names O(primary_cluster_addr) among the
-    primaries its status knows (compared without case or a trailing slash).
+    C(when) conditions. True when the cluster is a DR secondary, healthy, and names O(primary_cluster_addr) among
+    the primaries its status knows (compared without case or a trailing slash).
   - Takes either a registered M(vaultops.dr.dr_status) result or a cluster view made by
     P(vaultops.dr.dr_cluster_view#filter).
 options:
