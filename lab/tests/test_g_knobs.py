@@ -4,6 +4,7 @@ latency past the client's timeout."""
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -133,4 +134,21 @@ def test_latency_past_client_timeout_still_processed(env):
     assert a("GET", "kv/slow", token=ta).json()["data"] == {"v": "late"}
     w = [e for e in lab.writes("a") if e["path"] == "kv/slow"]
     assert len(w) == 1 and w[0]["duration"] >= 1.5
+    lab.clear_faults("a")
+
+
+def test_latency_for_one_request_seen_in_flight(env):
+    """latency(count=1, method=...) holds only the next matching request; in_flight shows it while held."""
+    lab, a, ta = env["lab"], env["a"], env["ta"]
+    lab.latency("a", 1.5, path="kv/held", count=1, method="PUT")
+    assert a("GET", "kv/held", token=ta).elapsed.total_seconds() < 1  # another method is not held
+    done = {}
+    writer = threading.Thread(target=lambda: done.update(r=a("PUT", "kv/held", token=ta, json={"v": 1})))
+    writer.start()
+    wait_for(lambda: any(e["path"] == "kv/held" and e["method"] == "PUT" for e in lab.in_flight("a")), 5, 0.05,
+             "the held write in flight")
+    writer.join(10)
+    assert done["r"].status_code == 204 and lab.in_flight("a") == []
+    t = time.time()
+    assert a("PUT", "kv/held", token=ta, json={"v": 2}).status_code == 204 and time.time() - t < 1  # spent
     lab.clear_faults("a")
