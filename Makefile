@@ -63,7 +63,7 @@ lab-tests: venv
 # restored snapshot ~5.5 s after the restore), so two streams share the 2 cores well.
 INTEGRATION_WORKERS ?= 2
 integration: collection
-	$(BIN)/pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile tests/integration
+	$(BIN)/pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile tests/integration --ignore=tests/integration/test_fault_matrix.py
 
 $(VENV_OLDEST)/.stamp: requirements.txt lab/pyproject.toml
 	$(PYTHON) -m venv $(VENV_OLDEST)
@@ -108,7 +108,7 @@ test: lint ansible-lint sanity units ee
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration lab-and-smoke
 
 lab-and-smoke:
-	$(MAKE) --no-print-directory lab-tests integration-oldest molecule-in-test
+	$(MAKE) --no-print-directory lab-tests integration-oldest molecule-in-test reliability-smoke
 
 # The lab's secrets (root tokens, key shares) go into 0600 files in the lab directory; real
 # clusters take them from Ansible Vault or an AWX credential.
@@ -140,6 +140,21 @@ bench-smoke: collection
 	rm -rf $(BUILD)/bench-smoke
 	$(MAKE) --no-print-directory bench BENCH_RUNS=1 BENCH_OUT=$(BUILD)/bench-smoke
 	$(BIN)/python bench/check_results.py $(BUILD)/bench-smoke
+
+# The fault matrix (docs/reliability.md): each failover step x each fault, then the same command again, checked
+# by plain HTTP and a status sampler. `make reliability`: all 36 cells on one drlab, then the doc's table is
+# written from the results (tests/output/fault-matrix/); reliability-smoke (in make test's lab-and-smoke lane):
+# the SMOKE cells of tests/integration/fault_matrix.py.
+RELIABILITY_BASE_PORT ?= 36200
+.PHONY: reliability reliability-smoke
+reliability: collection
+	rm -rf tests/output/fault-matrix
+	FAULT_MATRIX=full DRLAB_INTEGRATION_BASE_PORT=$(RELIABILITY_BASE_PORT) $(BIN)/pytest -q -p no:cacheprovider \
+	  tests/integration/test_fault_matrix.py || status=$$?; \
+	$(BIN)/python tests/integration/fault_matrix.py render; exit $${status:-0}
+
+reliability-smoke: collection
+	DRLAB_INTEGRATION_BASE_PORT=$(RELIABILITY_BASE_PORT) $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_fault_matrix.py
 
 demo-down: venv
 	$(BIN)/drlab down --dir $(DEMO_DIR)
