@@ -43,7 +43,7 @@ def _interpreter(version: str) -> str:
     if override:
         return override
     found = shutil.which(f"python{version}")
-    if found and subprocess.run([found, "--version"], capture_output=True).returncode == 0:  # noqa: S603
+    if found and subprocess.run([found, "--version"], capture_output=True, check=False).returncode == 0:  # noqa: S603
         return found
     root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     builds = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
