@@ -15,6 +15,8 @@ options:
         these are the B(primary) cluster's shares; for a recovery token, the server's own.
       - Fewer than the threshold is fine; the attempt progresses and RV(complete) is false.
       - Never logged. Keep them in Ansible Vault, a C(vars_prompt), or an AWX survey password field.
+      - Checked before any request; an item that is empty, holds whitespace, or is not hex or base64 fails
+        the run, named by its position (never its value).
     type: list
     elements: str
   otp:
@@ -31,6 +33,9 @@ options:
       - Encrypt the token to this PGP public key instead of an OTP, as base64 of the binary key
         (C(gpg --export KEYID | base64 -w0)) or ASCII armour (C(gpg --armor --export KEYID)).
       - When an attempt is running, a run with the same key joins it even without O(nonce); another key fails.
+      - The key must be able to encrypt. A sign-only key (no encryption subkey, or only revoked or expired ones)
+        is refused before any request, since the server would fail only at the completing key share.
+      - Not a secret, but handled as one (C(no_log)): a private key pasted here by mistake is refused and never echoed.
     type: str
   nonce:
     description:

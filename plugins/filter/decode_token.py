@@ -51,6 +51,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
+from typing import Callable, Dict  # noqa: E402
+
 # _otp alone: standard library only, so the controller loads no AnsibleModule, requests or gnupg.
 from ansible_collections.vaultops.dr.plugins.module_utils._otp import (  # noqa: E402
     TokenGenerationError,
@@ -67,5 +69,5 @@ def decode_token(encoded_token: object, otp: object) -> str:
 
 
 class FilterModule:
-    def filters(self) -> dict:
+    def filters(self) -> Dict[str, Callable[[object, object], str]]:
         return {"decode_token": decode_token}

@@ -24,7 +24,7 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypedDict, cast
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _vault_errors
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultAnswerLost, VaultError
@@ -40,10 +40,6 @@ from ansible_collections.vaultops.dr.plugins.module_utils._otp import (
 )
 from ansible_collections.vaultops.dr.plugins.module_utils._pgp import GnuPG, normalize_pgp_key
 
-try:
-    from typing import TypedDict
-except ImportError:  # pragma: no cover - Python 3.7 (ansible-test sanity's oldest target)
-    TypedDict = dict  # type: ignore[assignment,misc]
 
 
 class Attempt(TypedDict):
@@ -138,7 +134,7 @@ def _with(attempt: Attempt, **changes: Any) -> Attempt:
 
 
 def _diff_view(attempt: Attempt) -> Dict[str, Any]:
-    return {k: attempt[k] for k in ("started", "nonce", "progress", "required", "complete", "pgp_fingerprint")}  # type: ignore[literal-required]
+    return {k: attempt[k] for k in ("started", "nonce", "progress", "required", "complete", "pgp_fingerprint")}
 
 
 def describe(attempt: Attempt) -> str:
@@ -169,11 +165,14 @@ class Ask:
         self.nonce = (nonce or "").strip() or None
         self.otp = otp or None
         self.made_otp: Optional[str] = None
+        self.pgp_b64: Optional[str] = None
+        self.pgp_fpr: Optional[str] = None
         try:
             self.shares, self.positions, self.duplicates = dedupe_shares_with_positions(key_shares)
             if self.otp:
                 check_otp_shape(self.otp)
-            self.pgp_b64, self.pgp_fpr = normalize_pgp_key(pgp_key) if pgp_key else (None, None)
+            if pgp_key:
+                self.pgp_b64, self.pgp_fpr = normalize_pgp_key(pgp_key)
             self.gpg = GnuPG(gnupg_home, pgp_passphrase) if gnupg_home else None
         except TokenGenerationError as exc:
             raise ModuleFailure("%s." % _sentence(str(exc))) from None
@@ -470,6 +469,7 @@ class Ceremony:
         encoded = attempt["encoded_token"]
         if not encoded:
             return {}
+        decrypt: Callable[[str], str]
         if attempt["pgp_fingerprint"]:
             if ask.gpg is None:
                 return {}

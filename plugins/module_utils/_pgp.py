@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import time
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.vaultops.dr.plugins.module_utils._otp import TokenGenerationError, b64decode_padded
 
@@ -206,7 +206,7 @@ def encryption_capable(raw: bytes, now: Optional[float] = None) -> bool:
     included) pick one: algorithm able to encrypt, key flags (when given) allowing encryption,
     not revoked, not expired; and the primary key itself not revoked or expired."""
     now = time.time() if now is None else now
-    keys: List[dict] = []
+    keys: List[Dict[str, Any]] = []
     for tag, body in _packets(raw):
         if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
             raise TokenGenerationError(
@@ -228,7 +228,7 @@ def encryption_capable(raw: bytes, now: Optional[float] = None) -> bool:
             elif sigtype in (KEY_REVOCATION, SUBKEY_REVOCATION):
                 key["revoked"] = True
 
-    def usable(key: dict) -> bool:
+    def usable(key: Dict[str, Any]) -> bool:
         expired = bool(key["expiry"]) and key["created"] + key["expiry"] <= now
         return not key["revoked"] and not expired
 
@@ -315,6 +315,6 @@ class GnuPG:
                 "gpg could not decrypt the encoded token with gnupg_home %s (%s); check pgp_passphrase "
                 "and that the private key is there" % (self.home, result.status or "no status"))
         try:
-            return result.data.decode("ascii").strip()
+            return str(result.data.decode("ascii").strip())
         except UnicodeDecodeError:
             raise TokenGenerationError("the decrypted token is not ASCII") from None
