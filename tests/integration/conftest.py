@@ -63,8 +63,18 @@ def secret_scan(tmp_path_factory):
     # ansible-runner keeps stdout and job events per job (test_awx_runner); env/ and command are its inputs.
     SCAN.add_glob(base, "**/artifacts/*/stdout")
     SCAN.add_glob(base, "**/artifacts/*/job_events/*.json")
-    yield SCAN
-    findings, stats = SCAN.scan()
+    # Runs the harness does not start (ansible-runner's jobs) inherit these: -vvvv, one Ansible log, junit XML.
+    runner_log, runner_junit = base / "ansible-runner-jobs.log", base / "junit-runner-jobs"
+    SCAN.add_file(runner_log)
+    SCAN.add_glob(runner_junit, "*.xml")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANSIBLE_VERBOSITY", str(MIN_VERBOSITY))
+        mp.setenv("ANSIBLE_LOG_PATH", str(runner_log))
+        mp.setenv("ANSIBLE_CALLBACKS_ENABLED", "ansible.builtin.junit")
+        mp.setenv("JUNIT_OUTPUT_DIR", str(runner_junit))
+        yield SCAN
+    findings, stats = SCAN.scan(remember_globs=[(base, "**/env/extravars")])
+    stats["ansible_runner_jobs"] = len(list(base.glob("**/artifacts/*/stdout")))
     (base / ("secret-scan-%s.json" % os.environ.get("PYTEST_XDIST_WORKER", "main"))).write_text(
         json.dumps(dict(stats, findings=[{"file": f, "kind": k} for f, k in findings]), indent=2))
     assert not findings, "secrets in the output of the session's playbook runs (%(runs)d runs, %(files)d files, " \
@@ -160,9 +170,9 @@ class PlaybookRunner:
         SCAN.remember_extra_vars(extra_vars)
         SCAN.exclude(vars_file)
         SCAN.exclude(self.tmp_dir / ("tokens-%d.json" % self.runs))
-        for name in ("result_file", "out_file"):
-            if extra_vars.get(name):
-                SCAN.exclude(extra_vars[name])
+        self._result_files = [extra_vars[n] for n in ("result_file", "out_file") if extra_vars.get(n)]
+        for path in self._result_files:
+            SCAN.exclude(path)
         self._before = SCAN.snapshot(self.tmp_dir)
 
     def _scan_outputs(self):
@@ -198,6 +208,8 @@ class PlaybookRunner:
         run_log.write_text(" ".join(cmd) + "\n" + proc.output)
         SCAN.add_file(run_log)
         SCAN.add_written(self.tmp_dir, self._before)  # reports, hook files: whatever the run wrote
+        for path in self._result_files:  # what the play hands the test (a generated token, an OTP) is secret
+            SCAN.remember_file(path, "result of run %d:" % self.runs)
         SCAN.remember_lab(self.lab.dir)
         if expect_fail:
             assert proc.returncode != 0, "playbook %s was expected to fail:\n%s" % (playbook, proc.output[-6000:])

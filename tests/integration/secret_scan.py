@@ -17,6 +17,8 @@ import os
 import re
 from pathlib import Path
 
+import yaml
+
 # Vault/OpenBao tokens (service, batch, recovery; old and new prefixes), as test_awx_runner looks for them.
 TOKEN_SHAPE = re.compile(r"\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}")
 JWT_SHAPE = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
@@ -25,7 +27,8 @@ SHAPES = (("token-shaped string", TOKEN_SHAPE), ("JWT-shaped string (activation 
           ("PGP private key block", PGP_PRIVATE))
 # Extra variables whose values are secrets, and names that only look like it.
 SECRET_VAR = re.compile(r"token|shares?$|otp|password|passphrase|secret|batch_token_current")
-NOT_SECRET_VAR = re.compile(r"ttl|role|policy|file|dir|path|_name|accessor|^pgp_public|lock")
+# (An encoded token is the token XOR an OTP, or sealed to a PGP key: the ceremony publishes it on purpose.)
+NOT_SECRET_VAR = re.compile(r"ttl|role|policy|file|dir|path|_name|accessor|^pgp_public|lock|encoded|fingerprint")
 MIN_SECRET_LEN = 12
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -66,6 +69,15 @@ class SecretScan:
             elif isinstance(value, dict):
                 self.remember_extra_vars(value, where="%s %s." % (where, name))
 
+    def remember_file(self, path, where):
+        """The secrets in a JSON or YAML file a test reads (a target playbook's result file, AWX's env/extravars)."""
+        try:
+            data = yaml.load(Path(path).read_text(), Loader=_AnyTagLoader)  # noqa: S506 - SafeLoader + tags as text
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            return
+        if isinstance(data, dict):
+            self.remember_extra_vars(data, where=where)
+
     def _remember_all(self, value, kind):
         if isinstance(value, dict):
             for key, item in value.items():
@@ -104,8 +116,12 @@ class SecretScan:
                 self.add_file(path)
 
     # ------------------------------------------------------------ the scan
-    def scan(self):
-        """(findings [(file, kind)], stats) over every file collected."""
+    def scan(self, remember_globs=()):
+        """(findings [(file, kind)], stats) over every file collected. `remember_globs`: (root, pattern) of
+        input files whose secrets are remembered first (ansible-runner's env/extravars)."""
+        for root, pattern in remember_globs:
+            for path in Path(root).glob(pattern):
+                self.remember_file(path, "%s:" % path.parent.parent.name)
         files = set(self.files)
         for root, pattern in self.dirs:
             files.update(p for p in root.glob(pattern) if p.is_file())
@@ -129,6 +145,14 @@ class SecretScan:
             findings.extend((str(path), kind) for kind in sorted(kinds))
         stats = {"runs": self.runs, "files": scanned, "bytes": size, "secrets": len(self.secrets)}
         return findings, stats
+
+
+class _AnyTagLoader(yaml.SafeLoader):
+    """SafeLoader that reads AWX's `!unsafe` (and any other tag) as plain text."""
+
+
+_AnyTagLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node)
+                                    if isinstance(node, yaml.ScalarNode) else None)
 
 
 def _private_dir(path):
