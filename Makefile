@@ -20,7 +20,7 @@ VENV_OLDEST := .venv-core2.16
 DEMO_DIR ?= $(abspath .drlab)
 DEMO_BASE_PORT ?= 18200
 
-.PHONY: help venv collection lint ansible-lint sanity units lab-tests lab-and-smoke integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
+.PHONY: help venv collection lint typecheck ansible-lint sanity units lab-tests lab-and-smoke integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
 
 help:
 	@echo "make demo   - start a local 3-cluster drlab, set up DR, run a failover and failback drill, print its report"
@@ -40,6 +40,12 @@ collection: venv
 
 lint: venv
 	$(BIN)/ruff check plugins tests lab hacking
+
+# mypy: the collection's shared code (mypy.ini, against the collection link) and drlab (strict, lab/pyproject.toml).
+typecheck: collection
+	cd $(COLLECTIONS) && $(BIN)/mypy --config-file $(CURDIR)/mypy.ini \
+	  $(addprefix ansible_collections/vaultops/dr/,$(wildcard plugins/module_utils/*.py plugins/filter/*.py))
+	$(BIN)/mypy --config-file lab/pyproject.toml lab/drlab
 
 # ansible-lint's production profile over the roles and playbooks (config: .ansible-lint), offline.
 ansible-lint: collection
@@ -104,7 +110,7 @@ molecule-in-test: collection
 
 # The static checks first (they fail fast), then two streams: the integration suite (itself on two
 # workers), and beside it the lab suite, the oldest core's smoke run and molecule, one after another.
-test: lint ansible-lint sanity units ee
+test: lint typecheck ansible-lint sanity units ee
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration lab-and-smoke
 
 lab-and-smoke:

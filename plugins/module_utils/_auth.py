@@ -10,7 +10,9 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
-from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError
+from typing import Dict, Optional
+
+from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultClient, VaultError
 
 AUTH_METHODS = ("token", "approle", "userpass", "none")
 DEFAULT_MOUNTS = {"approle": "approle", "userpass": "userpass"}
@@ -23,8 +25,9 @@ class AuthError(Exception):
 class Authenticator:
     """Turns the module's auth options into a token source for VaultClient."""
 
-    def __init__(self, method="token", token=None, role_id=None, secret_id=None,
-                 username=None, password=None, mount_point=None):
+    def __init__(self, method: str = "token", token: Optional[str] = None, role_id: Optional[str] = None,
+                 secret_id: Optional[str] = None, username: Optional[str] = None, password: Optional[str] = None,
+                 mount_point: Optional[str] = None) -> None:
         if method not in AUTH_METHODS:
             raise AuthError("auth_method must be one of %s, got %r" % (", ".join(AUTH_METHODS), method))
         self.method = method
@@ -34,15 +37,15 @@ class Authenticator:
         self.username = username
         self.password = password
         self.mount_point = (mount_point or DEFAULT_MOUNTS.get(method, "")).strip("/")
-        self.client = None
+        self.client: Optional[VaultClient] = None
         self.logged_in = False
 
-    def bind(self, client):
+    def bind(self, client: VaultClient) -> VaultClient:
         self.client = client
         client.token_source = self.token
         return client
 
-    def token(self, required=True):
+    def token(self, required: bool = True) -> Optional[str]:
         """Return a token; log in first when the method needs it and `required` is set."""
         if self._token or not required:
             return self._token
@@ -55,15 +58,17 @@ class Authenticator:
         self.logged_in = True
         return self._token
 
-    def _login(self):
+    def _login(self) -> str:
         if self.method == "approle":
-            body = {"role_id": self.role_id}
+            body: Dict[str, Optional[str]] = {"role_id": self.role_id}
             if self.secret_id:
                 body["secret_id"] = self.secret_id
             path = "auth/%s/login" % self.mount_point
         else:
             body = {"password": self.password}
             path = "auth/%s/login/%s" % (self.mount_point, self.username)
+        if self.client is None:
+            raise AuthError("no client bound to log in with (an internal error: call bind() first)")
         try:
             resp = self.client.write(path, data=body, auth="none")
         except VaultError as err:
@@ -75,6 +80,6 @@ class Authenticator:
             raise
         auth = (resp.body or {}).get("auth") or {}
         token = auth.get("client_token")
-        if not token:
+        if not token or not isinstance(token, str):
             raise AuthError("%s login at %s returned no client token" % (self.method, path))
         return token

@@ -225,7 +225,7 @@ def run(ctx):
         "integrated_storage": bool(raft),
         "status": status,
     }
-    if keep:
+    if keep and current_info is not None:
         result["ttl"] = dr.as_int(current_info.get("ttl"))
         result["expire_time"] = current_info.get("expire_time")
     if ctx.diff:

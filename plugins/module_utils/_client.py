@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any, Callable, Dict, List, Optional
 
 try:
     import requests
@@ -32,7 +33,7 @@ ROOT_NAMESPACE_PATHS = ("sys/replication/", "sys/generate-root/", "sys/generate-
                         "sys/health", "sys/seal-status", "sys/seal", "sys/unseal", "sys/leader")
 
 
-def root_namespace_only(path):
+def root_namespace_only(path: str) -> bool:
     """True for a path Vault serves only from the root namespace (never sent with X-Vault-Namespace)."""
     path = path.lstrip("/").split("?")[0]
     return any(path.startswith(p) if p.endswith("/") else (path == p or path.startswith(p + "/"))
@@ -46,7 +47,8 @@ class VaultError(Exception):
     The message never holds request bodies, so it cannot leak a secret that was sent.
     """
 
-    def __init__(self, method, path, status=None, errors=None, url=None, reason=None):
+    def __init__(self, method: str, path: str, status: Optional[int] = None, errors: Optional[List[str]] = None,
+                 url: Optional[str] = None, reason: Optional[str] = None) -> None:
         self.method = method
         self.path = path
         self.status = status
@@ -55,7 +57,7 @@ class VaultError(Exception):
         self.reason = reason
         super().__init__(self.describe())
 
-    def describe(self):
+    def describe(self) -> str:
         where = "%s %s" % (self.method, self.path)
         if self.url:
             where += " on %s" % self.url
@@ -64,7 +66,7 @@ class VaultError(Exception):
         detail = "; ".join(self.errors) if self.errors else (self.reason or "no error text")
         return "%s answered HTTP %s: %s" % (where, self.status, detail)
 
-    def has_error(self, text):
+    def has_error(self, text: str) -> bool:
         """True when one of Vault's error strings contains `text` (case-insensitive)."""
         text = text.lower()
         return any(text in e.lower() for e in self.errors)
@@ -81,7 +83,7 @@ class VaultAnswerLost(VaultError):
     """
 
 
-def _never_sent(exc):
+def _never_sent(exc: BaseException) -> bool:
     """True when a requests exception proves the request never left this host."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
@@ -89,7 +91,7 @@ def _never_sent(exc):
         return True
     if isinstance(exc, requests.exceptions.ConnectionError):
         seen = set()
-        pending = [exc]
+        pending: List[Any] = [exc]
         while pending:
             cur = pending.pop()
             if cur is None or id(cur) in seen:
@@ -105,13 +107,13 @@ def _never_sent(exc):
 class VaultResponse:
     """The parts of an answer modules use: HTTP status, parsed JSON body (or None), warnings."""
 
-    def __init__(self, status, body):
+    def __init__(self, status: Optional[int], body: Any) -> None:
         self.status = status
-        self.body = body if isinstance(body, dict) else None
-        self.warnings = list((self.body or {}).get("warnings") or [])
+        self.body: Optional[Dict[str, Any]] = body if isinstance(body, dict) else None
+        self.warnings: List[str] = list((self.body or {}).get("warnings") or [])
 
     @property
-    def data(self):
+    def data(self) -> Dict[str, Any]:
         """Vault's `data` envelope when present, else the flat body (legacy endpoints)."""
         if self.body is None:
             return {}
@@ -126,15 +128,17 @@ class VaultClient:
     that run against DR secondaries, where no login is possible, never try one.
     """
 
-    def __init__(self, url, ca_cert=None, validate_certs=True, timeout=30, retries=3,
-                 namespace=None, token_source=None, retry_delay=1.0, session=None):
+    def __init__(self, url: str, ca_cert: Optional[str] = None, validate_certs: bool = True, timeout: float = 30,
+                 retries: int = 3, namespace: Optional[str] = None,
+                 token_source: Optional[Callable[..., Optional[str]]] = None, retry_delay: float = 1.0,
+                 session: Any = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = max(0, int(retries))
         self.namespace = namespace or None
         self.retry_delay = retry_delay
         self.token_source = token_source
-        self.warnings = []
+        self.warnings: List[str] = []
         self.write_count = 0
         self.session = session or requests.Session()
         if not validate_certs:
@@ -146,18 +150,20 @@ class VaultClient:
         self.session.mount("http://", HTTPAdapter(max_retries=0))
 
     # -- public verbs -------------------------------------------------------------
-    def read(self, path, params=None, auth="required"):
+    def read(self, path: str, params: Optional[Dict[str, Any]] = None, auth: str = "required") -> VaultResponse:
         return self.request("GET", path, params=params, auth=auth)
 
-    def write(self, path, data=None, auth="required", method="POST", wrap_ttl=None, token=None, retries=None):
+    def write(self, path: str, data: Optional[Dict[str, Any]] = None, auth: str = "required", method: str = "POST",
+              wrap_ttl: Optional[str] = None, token: Optional[str] = None, retries: Optional[int] = None) -> VaultResponse:
         return self.request(method, path, data=data, auth=auth, wrap_ttl=wrap_ttl, token=token, retries=retries)
 
-    def delete(self, path, auth="required", token=None):
+    def delete(self, path: str, auth: str = "required", token: Optional[str] = None) -> VaultResponse:
         return self.request("DELETE", path, auth=auth, token=token)
 
     # -- the one place requests are sent ----------------------------------------------
-    def request(self, method, path, data=None, params=None, auth="required", wrap_ttl=None, token=None,
-                retries=None):
+    def request(self, method: str, path: str, data: Optional[Dict[str, Any]] = None,
+                params: Optional[Dict[str, Any]] = None, auth: str = "required", wrap_ttl: Optional[str] = None,
+                token: Optional[str] = None, retries: Optional[int] = None) -> VaultResponse:
         """Send one request; return a VaultResponse or raise VaultError.
 
         auth: "required" (a token must be sent), "optional" (sent when one is at hand
@@ -168,7 +174,7 @@ class VaultClient:
         """
         method = method.upper()
         path = path.lstrip("/")
-        headers = {}
+        headers: Dict[str, str] = {}
         tok = token or self._token_for(auth)
         if tok:
             headers["X-Vault-Token"] = tok
@@ -207,22 +213,22 @@ class VaultClient:
             return self._parse(method, path, resp)
 
     # -- helpers ------------------------------------------------------------------
-    def _token_for(self, auth):
+    def _token_for(self, auth: str) -> Optional[str]:
         if auth == "none" or self.token_source is None:
             return None
         return self.token_source(required=(auth == "required"))
 
-    def _sleep(self, attempt):
+    def _sleep(self, attempt: int) -> None:
         time.sleep(min(self.retry_delay * (2 ** (attempt - 1)), 10))
 
     @staticmethod
-    def _reason(exc):
+    def _reason(exc: BaseException) -> str:
         # Connection errors repeat the URL and pool details; the class name and the last
         # line say what happened without echoing anything that was sent.
         text = str(exc).splitlines()[-1] if str(exc) else ""
         return "%s: %s" % (type(exc).__name__, text[:300])
 
-    def _parse(self, method, path, resp):
+    def _parse(self, method: str, path: str, resp: Any) -> VaultResponse:
         body = None
         if resp.content:
             try:

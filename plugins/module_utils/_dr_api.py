@@ -156,7 +156,7 @@ def update_primary(client: VaultClient, dr_operation_token: str, activation_toke
 
     def took_effect(summary: StatusSummary) -> bool:
         # Without the address to follow, the status cannot tell an old primary from a new one.
-        return bool(primary_cluster_addr) and normalise_addr(primary_cluster_addr) in primary_addrs(summary["raw"])
+        return bool(primary_cluster_addr) and normalise_addr(primary_cluster_addr or "") in primary_addrs(summary["raw"])
 
     return _post(client, SECONDARY + "update-primary", body, "optional", took_effect,
                  "It was not sent again. Activation tokens are single-use: issue a new one for this secondary "

@@ -12,7 +12,7 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError
 
@@ -190,7 +190,8 @@ def normalise_addr(addr: str) -> str:
     return addr.strip().rstrip("/").lower()
 
 
-def follows(summary: StatusSummary, primary_cluster_addr: str) -> bool:
+def follows(summary: Mapping[str, Any], primary_cluster_addr: str) -> bool:
+    # A Mapping: filters pass cluster views (dicts with the summary's keys), not only summaries.
     """True when a secondary is healthy and following `primary_cluster_addr`."""
     return (summary["mode"] == "secondary" and summary["healthy"]
             and normalise_addr(primary_cluster_addr) in primary_addrs(summary["raw"]))

@@ -317,7 +317,7 @@ _SOURCE_TEXT = {
 
 
 def _steps(result, tgt, clusters, activation, hooks, max_wal_lag, snapshot_dir):
-    steps = []
+    steps: list = []
     target = tgt["host"]
 
     def add(text):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
-from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule
+from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule, Table
 
 if TYPE_CHECKING:
     from ansible_collections.vaultops.dr.plugins.module_utils._diff import DifferenceTracker
@@ -23,7 +23,7 @@ WHAT = {"enabled": "mode primary, state running", "demoted": "mode secondary", "
 
 # (asked state, current mode) -> outcome. Modes left out (bootstrapping, unknown) are refused
 # with "wait until dr_status shows a mode this module can act on".
-TABLE = {
+TABLE: Table = {
     ("enabled", "primary"): NO_CHANGE,
     ("enabled", "disabled"): ACT,
     ("enabled", "secondary"): Refuse(

@@ -83,6 +83,7 @@ def _answer(read):
     status = as_int(read.get("status"))
     body = read.get("json") if isinstance(read.get("json"), dict) else {}
     errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+    errors = errors if isinstance(errors, list) else []  # (for the type checker: a list from here on)
     error = "; ".join(str(e).strip() for e in errors if str(e).strip())
     if not error and (status is None or status < 200 or status >= 300):
         error = str(read.get("msg") or "no answer")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError
 from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, activation_token_refused
-from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule
+from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule, Table
 
 if TYPE_CHECKING:
     from ansible_collections.vaultops.dr.plugins.module_utils._diff import DifferenceTracker
@@ -36,7 +36,7 @@ HOW_TO_GET = {
 NOT_NOW = ("the mode is not one this module can act on; wait until vaultops.dr.dr_status shows "
            "primary, secondary or disabled, then run again.")
 
-TABLE = {
+TABLE: Table = {
     ("enabled", "disabled"): ACT,
     ("enabled", "secondary"): NO_CHANGE,  # never enable twice: it would wipe the cluster again
     ("enabled", "bootstrapping"): NO_CHANGE,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
 from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure
-from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule
+from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule, Table
 
 if TYPE_CHECKING:
     from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError
@@ -27,7 +27,7 @@ ONLY_ON_PRIMARY = Refuse(
     "or make this cluster one first (vaultops.dr.dr_primary state=enabled, or " + dr.HOW_TO_PROMOTE + ").")
 
 # Tokens exist only on a primary; on a disabled cluster nothing can be known or revoked.
-TABLE = {("present", mode): ONLY_ON_PRIMARY for mode in dr.MODES}
+TABLE: Table = {("present", mode): ONLY_ON_PRIMARY for mode in dr.MODES}
 TABLE.update({("absent", mode): ONLY_ON_PRIMARY for mode in dr.MODES})
 TABLE.update({
     ("present", "primary"): ACT,  # unless the id is known and force is not set (refine)
