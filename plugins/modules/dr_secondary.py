@@ -92,7 +92,7 @@ options:
     description:
       - With O(state=promoted), the module refuses, before any write, to promote while this secondary's status shows
         its primary connected and that primary's API (C(primaries[0].api_address)) still answers as an active DR
-        primary, or does not answer the controller: promoting then would leave two active primaries.
+        primary, or does not answer the controller; promoting then would leave two active primaries.
       - A primary that answers as demoted does not block the promotion (the planned-failover order).
       - Set V(true) only when the old primary is really gone or fenced although this secondary still sees it.
     type: bool

@@ -54,7 +54,7 @@ options:
   allow_cut_off:
     description:
       - With O(force=true), the module refuses, before any write, to revoke and re-issue the token of an O(id) that
-        the primary shows connected (C(secondaries[].connection_status)): that would cut off a working secondary.
+        the primary shows connected (C(secondaries[].connection_status)), since that would cut off a working secondary.
       - Set V(true) when cutting it off is meant, for example to redo its activation.
     type: bool
     default: false

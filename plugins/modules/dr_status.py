@@ -43,7 +43,7 @@ options:
     default: []
   wait:
     description:
-      - Accepted so that C(module_defaults) for C(group/vaultops.dr.dr) can set it for every module, and ignored:
+      - Accepted so that C(module_defaults) for C(group/vaultops.dr.dr) can set it for every module, and ignored;
         this module waits only when O(wait_for_mode), O(wait_for_healthy) or O(catch_up_with) is set.
     type: bool
     default: true
