@@ -37,7 +37,6 @@ MODULE = "dr_batch_token"
 ROLE_FIELDS = ("allowed_policies", "orphan", "renewable", "token_type")
 
 
-
 # -- small pure helpers ------------------------------------------------------------------------
 def human_duration(seconds):
     """`604800` → `168h`, `5400` → `1h30m`, `59` → `59s`."""

@@ -64,6 +64,7 @@ from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleF
 if TYPE_CHECKING:
     from ansible_collections.vaultops.dr.plugins.module_utils._dr_status import StatusSummary
 
+
 # -- waiting ---------------------------------------------------------------------------------
 def _worth_waiting(err: VaultError) -> bool:
     # No answer (restarting), sealed/standby/catching up (503), index not yet present (412),
