@@ -54,6 +54,8 @@ options:
       - What this run does (for example V(failover to b)); recorded in the lock and shown to a run that is refused.
     type: str
     default: a vaultops.dr run
+extends_documentation_fragment:
+  - vaultops.dr.attributes
 attributes:
   check_mode:
     support: full
@@ -64,13 +66,9 @@ attributes:
     support: full
     details: Taking a lock this run holds joins it (no change); releasing a lock this run does not hold changes nothing.
   action:
+    description: Indicates this has a corresponding action plugin, so some parts of the options can be executed on the controller.
     support: full
-    details: Runs on the controller, whatever the host's connection.
-  action_group:
-    description: Use C(group/vaultops.dr.dr) in C(module_defaults); the connection and auth options are ignored.
-    support: full
-    membership:
-      - vaultops.dr.dr
+    details: Runs on the controller, whatever the host's connection; the connection and auth options of the action group are ignored.
 notes:
   - The lock files are JSON and hold no secret, only who runs what.
   - A pid is recorded with its start time (Linux C(/proc)), so a pid reused by another process does not keep a stale lock alive.

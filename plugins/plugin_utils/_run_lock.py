@@ -123,8 +123,8 @@ def describe(holder):
     """One line naming the run that holds a lock, for messages."""
     if not isinstance(holder, dict):
         return "an unknown run"
-    text = "%s by %s@%s (pid %s" % (holder.get("purpose") or "a run", holder.get("user", "?"), holder.get("host", "?"),
-                                     holder.get("pid", "?"))
+    text = "%s by %s@%s (pid %s" % (
+        holder.get("purpose") or "a run", holder.get("user", "?"), holder.get("host", "?"), holder.get("pid", "?"))
     if holder.get("awx_job_id"):
         text += ", AWX job %s" % holder["awx_job_id"]
         if holder.get("awx_job_template"):
