@@ -64,6 +64,54 @@ from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleF
 if TYPE_CHECKING:
     from ansible_collections.vaultops.dr.plugins.module_utils._dr_status import StatusSummary
 
+# What `dr.` offers: the names defined here and those re-exported from _dr_status and _dr_api.
+__all__ = [
+    "BAD_STATES",
+    "ConfirmedByStatus",
+    "FAST_FIRST_INTERVAL",
+    "HEALTHY_STATES",
+    "HOW_TO_PROMOTE",
+    "MODES",
+    "PRIMARY",
+    "SECONDARY",
+    "STATUS_PATH",
+    "SYNCING_STATES",
+    "WrongMode",
+    "as_bool",
+    "as_int",
+    "catch_up_lag",
+    "demote_primary",
+    "describe",
+    "diff",
+    "disable_primary",
+    "disable_secondary",
+    "enable_primary",
+    "enable_secondary",
+    "fail_for",
+    "follows",
+    "is_healthy",
+    "is_syncing",
+    "issue_secondary_token",
+    "normalise_addr",
+    "normalise_mode",
+    "primary_addrs",
+    "primary_api_addr",
+    "primary_connected",
+    "promote_secondary",
+    "read_status",
+    "read_version",
+    "report_lost_answers",
+    "revoke_secondary",
+    "secondary_connected",
+    "secondary_entry",
+    "summarise",
+    "update_primary",
+    "wait_for",
+    "wait_for_status",
+    "wal_position",
+    "wrong_mode",
+]
+
 
 # -- waiting ---------------------------------------------------------------------------------
 def _worth_waiting(err: VaultError) -> bool:
