@@ -58,6 +58,35 @@ def offline_conf(conf: Path) -> None:
     conf.write_text(text)
 
 
+# Labels of docs.ansible.com that antsibull-docs' pages refer to. Offline there is no intersphinx to resolve them:
+# a page of stubs defines each one used, linking to the page on docs.ansible.com (a plain link; nothing is fetched).
+ANSIBLE_DOCS = "https://docs.ansible.com/ansible/latest/"
+CORE_LABELS = {
+    "ansible_configuration_settings": ("Ansible configuration settings", "reference_appendices/config.html"),
+    "common_return_values": ("Return values common to all modules", "reference_appendices/common_return_values.html"),
+}
+BUILTIN = re.compile(r"ansible_collections\.ansible\.builtin\.(\w+)_(module|filter|test|lookup|callback|connection|become)")
+
+
+def stub_core_refs(rst: Path) -> None:
+    texts = [p.read_text() for p in rst.rglob("*.rst")]
+    defined = {label for t in texts for label in re.findall(r"^\.\. _([^:\n]+):", t, re.M)}
+    used = {m for t in texts for m in re.findall(r":ref:`(?:[^`<]*<)?([^`<>]+)>?`", t)}
+    stubs = []
+    for label in sorted(used - defined):
+        builtin = BUILTIN.fullmatch(label)
+        if label in CORE_LABELS:
+            title, page = CORE_LABELS[label]
+        elif builtin:
+            title, page = f"ansible.builtin.{builtin[1]} {builtin[2]}", f"collections/ansible/builtin/{builtin[1]}_{builtin[2]}.html"
+        else:
+            continue  # not ansible-core's: sphinx reports it (-W), as it should
+        stubs.append(f".. _{label}:\n\n{title}\n{'-' * len(title)}\n\nPart of ansible-core: {ANSIBLE_DOCS}{page}\n")
+    if stubs:
+        head = "Ansible core documentation"
+        (rst / "ansible_core_references.rst").write_text(f":orphan:\n\n{head}\n{'=' * len(head)}\n\n" + "\n".join(stubs))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path)
@@ -81,6 +110,7 @@ def main() -> None:
     os.chmod(sphinx / "rst", 0o755)  # noqa: S103 - antsibull-docs refuses a directory others may write to
     run(BIN / "antsibull-docs", "--config-file", sphinx / "antsibull-docs.cfg", "collection", "--use-current",
         "--fail-on-error", "--cleanup", "everything", "--dest-dir", sphinx / "rst", "vaultops.dr", env=env)
+    stub_core_refs(sphinx / "rst")
     run(BIN / "sphinx-build", "-q", "-b", "html", "-W", "--keep-going", "-c", sphinx, sphinx / "rst",
         sphinx / "build" / "html", env=env)
     index = sphinx / "build" / "html" / "collections" / "vaultops" / "dr" / "index.html"

@@ -38,7 +38,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The cluster view; RV(_value.answered) is false for a cluster that did not answer.
+  description: The cluster view; its C(answered) is false for a cluster that did not answer.
   type: dict
 """
 
