@@ -39,6 +39,7 @@ def run(playbook, tmp_path):
         # check: the module task alone in check mode (module_check), the rest of the play writes the result file
         counter["n"] += 1
         extra["module_check"] = check
+        extra.setdefault("show_output", expect_fail)  # a run that succeeds prints no result (it holds the token)
         out = tmp_path / ("result-%d.json" % counter["n"])
         proc = playbook("targets/ceremony/" + name, expect_fail=expect_fail, result_file=str(out), **extra)
         result = json.loads(out.read_text()) if out.exists() else None
@@ -48,6 +49,8 @@ def run(playbook, tmp_path):
 
 
 def no_attempt_running(api, path=OP_ATTEMPT):
+    # drlab's secondary OpenBao answers 503 (sealed) for a moment while it restores replicated state
+    wait_for(lambda: api("GET", path).status_code != 503, what="%s to answer (not 503)" % path)
     return not api.attempt(path)["started"]
 
 
@@ -125,12 +128,16 @@ def gnupg_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
     passphrase = "pp-" + secrets.token_hex(8)
-    # "default default": a primary key and an encryption subkey
-    subprocess.run(["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase,
-                    "--quick-gen-key", "ceremony-test@vaultops.invalid", "default", "default", "never"],
+    # a primary key and an encryption subkey (ed25519 + cv25519: gpg 2.2's "default" RSA-3072 takes seconds)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase]
+    subprocess.run(gpg + ["--quick-gen-key", "ceremony-test@vaultops.invalid", "ed25519", "sign", "never"],
                    check=True, capture_output=True)
-    armor = subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export"], check=True, capture_output=True, text=True).stdout
-    binary = subprocess.run(["gpg", "--homedir", str(home), "--export"], check=True, capture_output=True).stdout
+    fpr = next(line.split(":")[9] for line in subprocess.run(
+        gpg + ["--with-colons", "--list-keys", "ceremony-test@vaultops.invalid"], check=True, capture_output=True,
+        text=True).stdout.splitlines() if line.startswith("fpr:"))
+    subprocess.run(gpg + ["--quick-add-key", fpr, "cv25519", "encr", "never"], check=True, capture_output=True)
+    armor = subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export", fpr], check=True, capture_output=True, text=True).stdout
+    binary = subprocess.run(["gpg", "--homedir", str(home), "--export", fpr], check=True, capture_output=True).stdout
     yield {"home": str(home), "passphrase": passphrase, "armor": armor, "b64": base64.b64encode(binary).decode()}
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
 
@@ -165,12 +172,51 @@ def test_wrong_share_fails_at_the_threshold(pair, run):
     _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[1]], nonce=first["nonce"], otp=first["otp"])
     assert "at least one share is wrong" in proc.output and "primary" in proc.output
     assert wrong not in proc.output
+    # issue 12: nobody is blamed (the wrong share was counted in the first run), all holders resubmit,
+    # the attempt is said to be open with how to resume or cancel it
+    assert "any key holder's" in proc.output and "every key holder must" in proc.output
+    assert "key share 1 of 1" not in proc.output and "still open" in proc.output
+    assert "nonce=%s" % first["nonce"] in proc.output and "state=canceled" in proc.output
     # the server keeps the attempt with its progress reset: the right shares complete it
     after = api_b.attempt()
     assert after["started"] and after["nonce"] == first["nonce"] and after["progress"] == 0
     done, _ = run("op_token.yml", shares=a.unseal_keys_b64[:3], nonce=first["nonce"], otp=first["otp"])
     assert done["complete"] and done["token"]
     assert api_b.delete_op_token(done["token"]).status_code in (200, 204)
+
+
+def test_pgp_key_checked_before_any_share(pair, run, gnupg_home):
+    """A sign-only key would be accepted by the server and fail only at the completing share (dropping
+    the connection and the progress); a private key must never be echoed. Both refused before any request."""
+    a, api_b = pair["a"], pair["api_b"]
+    gpg = ["gpg", "--homedir", gnupg_home["home"], "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    subprocess.run(gpg + ["--quick-gen-key", "sign-only@vaultops.invalid", "ed25519", "sign", "never"],
+                   check=True, capture_output=True)
+    listing = subprocess.run(gpg + ["--with-colons", "--list-keys", "sign-only@vaultops.invalid"], check=True,
+                             capture_output=True, text=True).stdout
+    fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")).lower()
+    sign_only = subprocess.run(gpg + ["--armor", "--export", fpr], check=True, capture_output=True, text=True).stdout
+    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], pgp_key=sign_only)
+    assert fpr in proc.output and "can encrypt" in proc.output and "--quick-add-key" in proc.output
+    assert no_attempt_running(api_b)
+    private = subprocess.run(gpg + ["--armor", "--export-secret-keys", fpr], check=True, capture_output=True,
+                             text=True).stdout
+    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], pgp_key=private)
+    assert "private key" in proc.output and "PRIVATE KEY BLOCK" not in proc.output  # the run is at -vvvv
+    assert not any(line in proc.output for line in private.splitlines() if len(line) > 20)
+    assert no_attempt_running(api_b)
+
+
+def test_bad_input_refused_before_any_request(pair, run):
+    a, api_b = pair["a"], pair["api_b"]
+    # "" rather than " ": Ansible masks every occurrence of a no_log value in the output, every space then
+    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0], ""])
+    assert "key_shares item 2 is empty" in proc.output and "Nothing was sent" in proc.output
+    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_hex[0][:-1]])
+    assert "key_shares item 1 has an odd number of hex digits" in proc.output
+    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], otp="not-an-otp!")
+    assert "otp must be a base62 string" in proc.output
+    assert no_attempt_running(api_b)
 
 
 def test_cancel(pair, run):
@@ -227,6 +273,25 @@ def test_promote_with_the_token_then_delete_it(pair, run):
         assert again["changed"] is False
 
 
+def test_absent_leaves_tokens_that_are_not_operation_tokens_alone(pair, run):
+    """After the promotion above, b is a primary: the admin's root token, or any token with a TTL or
+    other policies, passed as dr_operation_token is never revoked."""
+    a, api_b = pair["a"], pair["api_b"]
+    assert api_b.dr().get("mode") == "primary"
+    _, proc = run("op_token.yml", expect_fail=True, op_state="absent", dr_operation_token=a.root_token,
+                  vault_token=a.root_token)
+    assert "the token this module authenticates with" in proc.output and "left alone" in proc.output
+    assert api_b("GET", "auth/token/lookup-self", token=a.root_token).status_code == 200
+    made = api_b("POST", "auth/token/create", token=a.root_token, json={"policies": ["default"], "ttl": "1h"})
+    assert made.status_code == 200, made.text
+    other = made.json()["auth"]["client_token"]
+    for check in (True, False):
+        _, proc = run("op_token.yml", expect_fail=True, op_state="absent", dr_operation_token=other, check=check)
+        assert "does not look like a DR operation token" in proc.output and "left alone" in proc.output
+    assert api_b("GET", "auth/token/lookup-self", token=other).status_code == 200
+    api_b("POST", "auth/token/revoke-self", token=other)
+
+
 def test_recovery_token_and_sys_raw(pair, run):
     the_lab = pair["lab"]
     c = the_lab.cluster("c")
@@ -253,5 +318,8 @@ def test_recovery_token_and_sys_raw(pair, run):
         # one recovery token per recovery run: another ceremony is refused with a clear message
         _, proc = run("recovery.yml", expect_fail=True, shares=c.unseal_keys_b64[:3])
         assert "already unsealed" in proc.output
+        # a DR operation token cannot be made on a server in recovery mode: said so, with the way out
+        _, proc = run("op_token.yml", expect_fail=True, target="c", shares=c.unseal_keys_b64[:3])
+        assert "runs in recovery mode" in proc.output and "vaultops.dr.recovery_token" in proc.output
     finally:
         the_lab.recovery("c", on=False)
