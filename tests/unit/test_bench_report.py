@@ -45,6 +45,8 @@ def test_ratios_overheads_and_goals():
     assert summary["scaling"]["playbook_whole_3_vs_1"] == round(10.5 / 8.5, 2)
     goals = summary["goals"]
     assert goals["idempotent re-run, 3 clusters"]["met"]
+    # Ansible's step cost equals the reference here: the projection is the measurement.
+    assert summary["projection"] == {"factor": 1.0, "rto_overhead": 1.85, "whole": 9.5, "rerun": 2.5}
     assert not goals["RTO overhead (playbook - bare), 3 clusters"]["met"]
 
 
@@ -57,3 +59,20 @@ def test_table_has_every_section(tmp_path):
     (tmp_path / "rto.json").write_text(json.dumps(results))
     (tmp_path / "rto.md").write_text(md)
     assert check_results.check(tmp_path) == []
+
+
+def test_smoke_run_needs_only_the_3_cluster_stage(tmp_path):
+    import json
+    results = _results()
+    results["smoke"] = True
+    del results["stages"]["1 other"], results["stages"]["3 others"], results["stages"]["2 others"]["ceremony"]
+    results["summary"] = report.summarise(results)
+    md = report.render_markdown(results)
+    assert "Smoke run" in md and "## 1 versus 3 other secondaries" not in md
+    (tmp_path / "rto.json").write_text(json.dumps(results))
+    (tmp_path / "rto.md").write_text(md)
+    assert check_results.check(tmp_path) == []
+    # The same results without the smoke mark miss the full run's stages.
+    results["smoke"] = False
+    (tmp_path / "rto.json").write_text(json.dumps(results))
+    assert "stage '1 other' has no playbook or no bare run" in check_results.check(tmp_path)
