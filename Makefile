@@ -20,7 +20,7 @@ VENV_OLDEST := .venv-core2.16
 DEMO_DIR ?= $(abspath .drlab)
 DEMO_BASE_PORT ?= 18200
 
-.PHONY: help venv collection lint typecheck ansible-lint sanity units lab-tests lab-and-smoke integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
+.PHONY: help venv docs-venv docs release-check matrix changelog collection lint typecheck ansible-lint sanity units lab-tests lab-and-smoke integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
 
 help:
 	@echo "make demo   - start a local 3-cluster drlab, set up DR, run a failover and failback drill, print its report"
@@ -110,11 +110,11 @@ molecule-in-test: collection
 
 # The static checks first (they fail fast), then two streams: the integration suite (itself on two
 # workers), and beside it the lab suite, the oldest core's smoke run and molecule, one after another.
-test: lint typecheck ansible-lint sanity units ee
+test: lint typecheck ansible-lint sanity units ee docs
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration lab-and-smoke
 
 lab-and-smoke:
-	$(MAKE) --no-print-directory lab-tests integration-oldest molecule-in-test bench-smoke reliability-smoke
+	$(MAKE) --no-print-directory release-check lab-tests integration-oldest molecule-in-test bench-smoke reliability-smoke
 
 # The lab's secrets (root tokens, key shares) go into 0600 files in the lab directory; real
 # clusters take them from Ansible Vault or an AWX credential.
@@ -163,9 +163,47 @@ reliability: collection
 reliability-smoke: collection
 	DRLAB_INTEGRATION_BASE_PORT=$(RELIABILITY_BASE_PORT) $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_fault_matrix.py
 
+# Release infrastructure (issue 14). The docs tools have a venv of their own (requirements-docs.txt): Sphinx pins
+# docutils below the version the dev venv's tools use.
+DOCS_VENV := .venv-docs
+DOCS_BIN := $(abspath $(DOCS_VENV))/bin
+RELEASE_DIR := $(BUILD)/release
+RELEASE_BASE_PORT ?= 35000
+
+$(DOCS_VENV)/.stamp: requirements-docs.txt
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_BIN)/pip install --quiet --upgrade pip
+	$(DOCS_BIN)/pip install --quiet -r requirements-docs.txt
+	touch $@
+
+docs-venv: $(DOCS_VENV)/.stamp
+
+# The HTML site (antsibull-docs: the plugins' and roles' own docs, plus the guides, converted from docs/*.md at
+# build time), offline, Sphinx warnings as errors: $(BUILD)/docs/sphinx/build/html/collections/vaultops/dr/index.html
+docs: docs-venv
+	$(DOCS_BIN)/python hacking/build_docs.py --out $(BUILD)/docs
+
+# The galaxy artifact as a user gets it: build, list (no lab/test/bench/molecule file), install alone into an
+# empty collections path, ansible-doc every module, filter and role, setup + drill from it on a 2-cluster drlab.
+release-check: venv docs-venv
+	rm -rf $(RELEASE_DIR)-rst && $(DOCS_BIN)/python hacking/docs_rst.py --dest $(RELEASE_DIR)-rst
+	$(BIN)/python hacking/release_check.py --out $(RELEASE_DIR) --base-port $(RELEASE_BASE_PORT) --rst-from $(RELEASE_DIR)-rst
+
+# The support matrix (noxfile.py): sanity and units on every supported ansible-core, integration on the oldest
+# and newest. Not in make test (too long for 2 cores); the README's support table shows its last run.
+matrix: collection
+	$(BIN)/nox -t matrix
+
+# Changelog: `make changelog` lints the fragments; `make changelog RELEASE=1.0.0` also writes the release into
+# changelogs/changelog.yaml and CHANGELOG.md (and removes the fragments it used).
+RELEASE ?=
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+	$(if $(RELEASE),$(BIN)/antsibull-changelog release --version $(RELEASE))
+
 demo-down: venv
 	$(BIN)/drlab down --dir $(DEMO_DIR)
 
 clean:
 	-$(BIN)/drlab down --dir $(DEMO_DIR)
-	rm -rf $(VENV) $(VENV_OLDEST) $(BUILD) tests/output
+	rm -rf $(VENV) $(VENV_OLDEST) $(DOCS_VENV) .nox $(BUILD) tests/output
