@@ -66,7 +66,7 @@ NO_DR_API = ("The server does not serve the DR replication API (sys/replication/
 
 def explain(err: VaultError) -> str:
     """A VaultError as a sentence that ends with what the operator can do about it."""
-    text = str(err)
+    text = str(err).rstrip(".")  # Vault's own text may end with a full stop; ours follows
     if isinstance(err, VaultAnswerLost):
         return (text + ". The request may or may not have taken effect: read the cluster's DR status "
                 "(vaultops.dr.dr_status) before trying again.")
@@ -74,6 +74,11 @@ def explain(err: VaultError) -> str:
         hint = _tls_hint(err)
         if hint:
             return text + ". " + hint
+        if (err.url or "").lower().startswith("http://") and any(
+                n in (err.reason or "") for n in ("RemoteDisconnected", "BadStatusLine", "Connection aborted")):
+            # A TLS server that is not Go's (which answers 400) just drops a plain-HTTP request.
+            return (text + ". The server closed the connection without an HTTP answer: if it speaks TLS there, "
+                    "use https:// (and ca_cert).")
         return text + ". Check url, ca_cert/validate_certs and that the cluster is up and reachable."
     if err.status == 400 and err.has_error("http request to an https server"):
         return text + ". The url says http:// but the server speaks TLS: use https:// (and ca_cert)."
@@ -87,7 +92,7 @@ def explain(err: VaultError) -> str:
     if err.has_error("wrapping token is not valid or does not exist"):
         return (text + ". The activation token is spent, expired or was revoked (it is single-use): issue a new one "
                 "on the primary with vaultops.dr.dr_secondary_token force=true and run again with it.")
-    if err.has_error("error response unwrapping secondary token"):
+    if err.has_error("unwrapping secondary token"):  # Vault: "error response unwrapping …"
         return (text + ". This cluster could not reach the primary to unwrap the activation token: check that it can "
                 "reach primary_api_addr and trusts its certificate (ca_file/ca_path), then run again.")
     if err.status == 403:
@@ -102,4 +107,4 @@ def explain(err: VaultError) -> str:
 def activation_token_refused(err: VaultError) -> bool:
     """The refusal is about the activation token (spent/expired) or reaching the primary, not the op token."""
     return err.has_error("wrapping token is not valid or does not exist") or err.has_error(
-        "error response unwrapping secondary token")
+        "unwrapping secondary token")

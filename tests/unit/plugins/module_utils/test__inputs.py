@@ -162,6 +162,17 @@ def test_spent_activation_token_on_update_primary_leads_with_the_activation_toke
     assert "Check dr_operation_token" not in msg and TOKEN_LIKE not in json.dumps(result)
 
 
+def test_http_against_a_tls_server_that_drops_it():
+    err = VaultConnectionError("GET", "x", url="http://v:8200", reason="ConnectionError: ('Connection aborted.', "
+                               "RemoteDisconnected('Remote end closed connection without response'))")
+    assert "if it speaks TLS there, use https://" in explain(err)
+
+
+def test_no_double_full_stop():
+    err = VaultError("GET", "x", status=400, errors=["Client sent an HTTP request to an HTTPS server."], url="http://v")
+    assert ".." not in explain(err)
+
+
 def test_connection_refused_is_not_a_tls_problem():
     err = VaultConnectionError("GET", "x", url="https://v:8200", reason="ConnectionError: [Errno 111] Connection refused")
     assert "Check url" in explain(err)
