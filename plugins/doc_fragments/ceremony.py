@@ -35,7 +35,7 @@ options:
       - When an attempt is running, a run with the same key joins it even without O(nonce); another key fails.
       - The key must be able to encrypt. A sign-only key (no encryption subkey, or only revoked or expired ones)
         is refused before any request, since the server would fail only at the completing key share.
-      - Not a secret, but handled as one (C(no_log)): a private key pasted here by mistake is refused and never echoed.
+      - Not a secret, but handled as one (C(no_log)), so a private key pasted here by mistake is refused and never echoed.
     type: str
   nonce:
     description:

@@ -41,7 +41,6 @@ from ansible_collections.vaultops.dr.plugins.module_utils._otp import (
 from ansible_collections.vaultops.dr.plugins.module_utils._pgp import GnuPG, normalize_pgp_key
 
 
-
 class Attempt(TypedDict):
     """A token-generation attempt as the attempt/update endpoints describe it."""
 

@@ -66,7 +66,8 @@ def _armor_kind(match: "re.Match[str]") -> str:
 
 def _dearmor(text: str) -> bytes:
     match = _ARMOR_BEGIN.search(text)
-    assert match is not None  # the caller found the BEGIN line
+    if match is None:  # the caller found the BEGIN line; kept for direct callers
+        raise TokenGenerationError("pgp_key has no -----BEGIN PGP ...----- line")
     _armor_kind(match)
     body: List[str] = []
     checksum = None

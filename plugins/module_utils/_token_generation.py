@@ -50,6 +50,15 @@ from ansible_collections.vaultops.dr.plugins.module_utils._pgp import (  # noqa:
     pgp_fingerprint,
 )
 
+# Re-exported for callers of this file's older form (pylint counts names in __all__ as used).
+__all__ = [
+    "ATTEMPT_KEYS", "BASE62", "CEREMONY_ARGSPEC", "CEREMONY_REQUIRED_BY", "DR_OPERATION_TOKEN", "GENERATION_ERRORS",
+    "HAS_GNUPG", "LEGACY_OTP_BYTES", "RECOVERY_TOKEN", "Attempt", "Ceremony", "Family", "GnuPG", "ModuleFailure",
+    "TokenGenerationError", "VaultAnswerLost", "VaultError", "decode_token", "dedupe_shares", "dispose_operation_token",
+    "encryption_capable", "failure_from", "generate_otp", "generation_advice", "is_legacy_otp", "normalize_attempt",
+    "normalize_pgp_key", "pgp_fingerprint", "share_bytes", "validate_otp",
+]
+
 # Options both ceremony modules take (beside state and the connection/auth options).
 CEREMONY_ARGSPEC = dict(
     key_shares=dict(type="list", elements="str", no_log=True),
