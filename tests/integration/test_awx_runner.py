@@ -248,7 +248,7 @@ def test_batch_token_rotation_job_writes_its_credential(lab, playbook, tmp_path,
     envvars["FAKE_AWX_RECORD"] = str(record)
     (pdd / "env" / "envvars").write_text(json.dumps(envvars))
 
-    run, stdout, shown, _ = run_job(pdd, "playbooks/batch_token_awx.yml", "rotation")
+    run, stdout, shown, _unused = run_job(pdd, "playbooks/batch_token_awx.yml", "rotation")
     assert run.status == "successful", stdout[-6000:]
     stored = json.loads(record.read_text())
     assert stored["name"] == "Vault DR batch operation token" and stored["organization"] == "Ops"
@@ -265,7 +265,7 @@ def test_batch_token_rotation_job_writes_its_credential(lab, playbook, tmp_path,
     extravars["batch_token_current"] = new
     pdd = private_data_dir(lab, tmp_path, extravars, Path(info["ca_cert"]).read_text(), name="rotation2")
     (pdd / "env" / "envvars").write_text(json.dumps(envvars))
-    run, stdout, shown, _ = run_job(pdd, "playbooks/batch_token_awx.yml", "rotation2")
+    run, stdout, shown, _unused = run_job(pdd, "playbooks/batch_token_awx.yml", "rotation2")
     assert run.status == "successful", stdout[-6000:]
     assert not record.exists(), "a kept token must not be written to the credential again"
     assert_nothing_secret(shown, [new] + lab_secrets(lab))

@@ -58,7 +58,7 @@ def test_one_run_three_of_five(pair, run):
     a, api_b = pair["a"], pair["api_b"]
     shares = a.unseal_keys_b64[:3]
     # check mode: predicts the change, starts nothing
-    result, _ = run("op_token.yml", shares=shares, check=True)
+    result, _unused = run("op_token.yml", shares=shares, check=True)
     assert result["changed"] and "token" not in result
     assert no_attempt_running(api_b)
     # the real run
@@ -73,7 +73,7 @@ def test_one_run_three_of_five(pair, run):
     resp = api_b.delete_op_token(token)
     assert resp.status_code in (200, 204), resp.text
     # and a re-run with nothing to start an attempt with is no change
-    result, _ = run("op_token.yml")
+    result, _unused = run("op_token.yml")
     assert result["changed"] is False and result["started"] is False
 
 
@@ -81,32 +81,32 @@ def test_three_holders_three_runs(pair, run):
     a, api_b = pair["a"], pair["api_b"]
     hexes = a.unseal_keys_hex
     vault_token = a.root_token  # what Vault 2.x wants on these endpoints; the lab checks it when sent
-    first, _ = run("op_token.yml", shares=[hexes[0]], vault_token=vault_token)
+    first, _unused = run("op_token.yml", shares=[hexes[0]], vault_token=vault_token)
     assert first["changed"] and first["progress"] == 1 and not first["complete"] and first["otp"]
     running = api_b.attempt()
     assert running["started"] and running["nonce"] == first["nonce"] and running["progress"] == 1
 
-    second, _ = run("op_token.yml", shares=[hexes[1]], nonce=first["nonce"], vault_token=vault_token)
+    second, _unused = run("op_token.yml", shares=[hexes[1]], nonce=first["nonce"], vault_token=vault_token)
     assert second["changed"] and second["progress"] == 2 and "otp" not in second
     assert api_b.attempt()["progress"] == 2
 
     # holder 2 runs again (a retried AWX job): the share was counted, no change, no failure
-    again, _ = run("op_token.yml", shares=[a.unseal_keys_b64[1]], nonce=first["nonce"], vault_token=vault_token)
+    again, _unused = run("op_token.yml", shares=[a.unseal_keys_b64[1]], nonce=first["nonce"], vault_token=vault_token)
     assert again["changed"] is False and again["shares_already_provided"] == 1 and again["progress"] == 2
 
     # someone with a wrong nonce is told which attempt is running, and nothing changes
-    _, proc = run("op_token.yml", expect_fail=True, shares=[hexes[2]], nonce="0b6b0b2c-0000-4000-8000-000000000000")
+    _unused, proc = run("op_token.yml", expect_fail=True, shares=[hexes[2]], nonce="0b6b0b2c-0000-4000-8000-000000000000")
     assert first["nonce"] in proc.output and "is not the running" in proc.output
     assert api_b.attempt()["progress"] == 2
 
-    last, _ = run("op_token.yml", shares=[hexes[2]], nonce=first["nonce"], otp=first["otp"], vault_token=vault_token)
+    last, _unused = run("op_token.yml", shares=[hexes[2]], nonce=first["nonce"], otp=first["otp"], vault_token=vault_token)
     assert last["complete"] and last["token"] and "otp" not in last
     assert no_attempt_running(api_b)
 
     # disposal: changed, then no change; then the cluster no longer accepts it
-    gone, _ = run("op_token.yml", op_state="absent", dr_operation_token=last["token"])
+    gone, _unused = run("op_token.yml", op_state="absent", dr_operation_token=last["token"])
     assert gone["changed"] and "operation-token/delete" in gone["disposal"]
-    gone_again, _ = run("op_token.yml", op_state="absent", dr_operation_token=last["token"])
+    gone_again, _unused = run("op_token.yml", op_state="absent", dr_operation_token=last["token"])
     assert gone_again["changed"] is False
     resp = api_b.delete_op_token(last["token"])
     assert resp.status_code == 400 and "invalid" in resp.text
@@ -153,10 +153,10 @@ def test_pgp_decrypted_with_gnupg_home(pair, run, gnupg_home):
 
 def test_pgp_without_gnupg_home_returns_ciphertext(pair, run, gnupg_home):
     a, api_b = pair["a"], pair["api_b"]
-    first, _ = run("op_token.yml", shares=[a.unseal_keys_b64[0]], pgp_key=gnupg_home["b64"])
+    first, _unused = run("op_token.yml", shares=[a.unseal_keys_b64[0]], pgp_key=gnupg_home["b64"])
     assert api_b.attempt()["pgp_fingerprint"] == first["pgp_fingerprint"] and "otp" not in first
     # the next holder joins by the same public key
-    last, _ = run("op_token.yml", shares=a.unseal_keys_b64[3:5], pgp_key=gnupg_home["armor"])
+    last, _unused = run("op_token.yml", shares=a.unseal_keys_b64[3:5], pgp_key=gnupg_home["armor"])
     assert last["complete"] and "token" not in last and last["encoded_token"]
     plain = subprocess.run(["gpg", "--homedir", gnupg_home["home"], "--batch", "--pinentry-mode", "loopback",
                             "--passphrase", gnupg_home["passphrase"], "-dq"],
@@ -167,9 +167,9 @@ def test_pgp_without_gnupg_home_returns_ciphertext(pair, run, gnupg_home):
 def test_wrong_share_fails_at_the_threshold(pair, run):
     a, c, api_b = pair["a"], pair["lab"].cluster("c"), pair["api_b"]
     wrong = c.unseal_keys_b64[0]  # a real share, of another cluster
-    first, _ = run("op_token.yml", shares=[a.unseal_keys_b64[0], wrong])
+    first, _unused = run("op_token.yml", shares=[a.unseal_keys_b64[0], wrong])
     assert first["progress"] == 2 and not first["complete"]  # a wrong share is counted like any other
-    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[1]], nonce=first["nonce"], otp=first["otp"])
+    _unused, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[1]], nonce=first["nonce"], otp=first["otp"])
     assert "at least one share is wrong" in proc.output and "primary" in proc.output
     assert wrong not in proc.output
     # issue 12: nobody is blamed (the wrong share was counted in the first run), all holders resubmit,
@@ -180,7 +180,7 @@ def test_wrong_share_fails_at_the_threshold(pair, run):
     # the server keeps the attempt with its progress reset: the right shares complete it
     after = api_b.attempt()
     assert after["started"] and after["nonce"] == first["nonce"] and after["progress"] == 0
-    done, _ = run("op_token.yml", shares=a.unseal_keys_b64[:3], nonce=first["nonce"], otp=first["otp"])
+    done, _unused = run("op_token.yml", shares=a.unseal_keys_b64[:3], nonce=first["nonce"], otp=first["otp"])
     assert done["complete"] and done["token"]
     assert api_b.delete_op_token(done["token"]).status_code in (200, 204)
 
@@ -196,12 +196,12 @@ def test_pgp_key_checked_before_any_share(pair, run, gnupg_home):
                              capture_output=True, text=True).stdout
     fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")).lower()
     sign_only = subprocess.run(gpg + ["--armor", "--export", fpr], check=True, capture_output=True, text=True).stdout
-    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], pgp_key=sign_only)
+    _unused, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], pgp_key=sign_only)
     assert fpr in proc.output and "can encrypt" in proc.output and "--quick-add-key" in proc.output
     assert no_attempt_running(api_b)
     private = subprocess.run(gpg + ["--armor", "--export-secret-keys", fpr], check=True, capture_output=True,
                              text=True).stdout
-    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], pgp_key=private)
+    _unused, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], pgp_key=private)
     assert "private key" in proc.output and "PRIVATE KEY BLOCK" not in proc.output  # the run is at -vvvv
     assert not any(line in proc.output for line in private.splitlines() if len(line) > 20)
     assert no_attempt_running(api_b)
@@ -210,27 +210,27 @@ def test_pgp_key_checked_before_any_share(pair, run, gnupg_home):
 def test_bad_input_refused_before_any_request(pair, run):
     a, api_b = pair["a"], pair["api_b"]
     # "" rather than " ": Ansible masks every occurrence of a no_log value in the output, every space then
-    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0], ""])
+    _unused, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0], ""])
     assert "key_shares item 2 is empty" in proc.output and "Nothing was sent" in proc.output
-    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_hex[0][:-1]])
+    _unused, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_hex[0][:-1]])
     assert "key_shares item 1 has an odd number of hex digits" in proc.output
-    _, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], otp="not-an-otp!")
+    _unused, proc = run("op_token.yml", expect_fail=True, shares=[a.unseal_keys_b64[0]], otp="not-an-otp!")
     assert "otp must be a base62 string" in proc.output
     assert no_attempt_running(api_b)
 
 
 def test_cancel(pair, run):
     a, api_b = pair["a"], pair["api_b"]
-    started, _ = run("op_token.yml", shares=[a.unseal_keys_b64[0]])
+    started, _unused = run("op_token.yml", shares=[a.unseal_keys_b64[0]])
     assert api_b.attempt()["started"]
     # check mode, real, then twice more: changed / changed / no change / no change
-    check, _ = run("op_token.yml", op_state="canceled", check=True)
+    check, _unused = run("op_token.yml", op_state="canceled", check=True)
     assert check["changed"] and api_b.attempt()["nonce"] == started["nonce"]
-    done, _ = run("op_token.yml", op_state="canceled", nonce=started["nonce"])
+    done, _unused = run("op_token.yml", op_state="canceled", nonce=started["nonce"])
     assert done["changed"] and no_attempt_running(api_b)
-    check_again, _ = run("op_token.yml", op_state="canceled", check=True)
+    check_again, _unused = run("op_token.yml", op_state="canceled", check=True)
     assert check_again["changed"] is False
-    again, _ = run("op_token.yml", op_state="canceled")
+    again, _unused = run("op_token.yml", op_state="canceled")
     assert again["changed"] is False
 
 
@@ -240,7 +240,7 @@ def test_vault2_token_required(pair, run):
     the_lab.set_op_generation_requires_token(True)
     try:
         assert api_b("GET", OP_ATTEMPT).status_code == 403  # the lab really refuses a request without a token
-        _, proc = run("op_token.yml", expect_fail=True, shares=a.unseal_keys_b64[:3])
+        _unused, proc = run("op_token.yml", expect_fail=True, shares=a.unseal_keys_b64[:3])
         assert "permission denied" in proc.output and "HTTP 403" in proc.output
         assert "require a Vault token" in proc.output and "set token" in proc.output
         assert not api_b.attempt(token=a.root_token)["started"]
@@ -256,20 +256,20 @@ def test_vault2_token_required(pair, run):
 
 def test_promote_with_the_token_then_delete_it(pair, run):
     a, api_b = pair["a"], pair["api_b"]
-    result, _ = run("op_token.yml", shares=a.unseal_keys_hex[2:5])
+    result, _unused = run("op_token.yml", shares=a.unseal_keys_hex[2:5])
     token = result["token"]
     resp = api_b("POST", "sys/replication/dr/secondary/promote", json={"dr_operation_token": token})
     assert resp.status_code in (200, 204), resp.text
     wait_for(lambda: api_b.dr().get("mode") == "primary", what="b to become a primary")
     assert api_b("GET", "auth/token/lookup-self", token=token).status_code == 200
     # state=absent after promotion: check mode, real, then no change twice
-    check, _ = run("op_token.yml", op_state="absent", dr_operation_token=token, check=True)
+    check, _unused = run("op_token.yml", op_state="absent", dr_operation_token=token, check=True)
     assert check["changed"] and api_b("GET", "auth/token/lookup-self", token=token).status_code == 200
-    gone, _ = run("op_token.yml", op_state="absent", dr_operation_token=token)
+    gone, _unused = run("op_token.yml", op_state="absent", dr_operation_token=token)
     assert gone["changed"] and "revoke-self" in gone["disposal"]
     assert api_b("GET", "auth/token/lookup-self", token=token).status_code == 403
     for check_mode in (True, False):
-        again, _ = run("op_token.yml", op_state="absent", dr_operation_token=token, check=check_mode)
+        again, _unused = run("op_token.yml", op_state="absent", dr_operation_token=token, check=check_mode)
         assert again["changed"] is False
 
 
@@ -278,7 +278,7 @@ def test_absent_leaves_tokens_that_are_not_operation_tokens_alone(pair, run):
     other policies, passed as dr_operation_token is never revoked."""
     a, api_b = pair["a"], pair["api_b"]
     assert api_b.dr().get("mode") == "primary"
-    _, proc = run("op_token.yml", expect_fail=True, op_state="absent", dr_operation_token=a.root_token,
+    _unused, proc = run("op_token.yml", expect_fail=True, op_state="absent", dr_operation_token=a.root_token,
                   vault_token=a.root_token)
     assert "the token this module authenticates with" in proc.output and "left alone" in proc.output
     assert api_b("GET", "auth/token/lookup-self", token=a.root_token).status_code == 200
@@ -286,7 +286,7 @@ def test_absent_leaves_tokens_that_are_not_operation_tokens_alone(pair, run):
     assert made.status_code == 200, made.text
     other = made.json()["auth"]["client_token"]
     for check in (True, False):
-        _, proc = run("op_token.yml", expect_fail=True, op_state="absent", dr_operation_token=other, check=check)
+        _unused, proc = run("op_token.yml", expect_fail=True, op_state="absent", dr_operation_token=other, check=check)
         assert "does not look like a DR operation token" in proc.output and "left alone" in proc.output
     assert api_b("GET", "auth/token/lookup-self", token=other).status_code == 200
     api_b("POST", "auth/token/revoke-self", token=other)
@@ -297,13 +297,13 @@ def test_recovery_token_and_sys_raw(pair, run):
     c = the_lab.cluster("c")
     api_c = Api(c)
     rec = "sys/generate-recovery-token/attempt"
-    _, proc = run("recovery.yml", expect_fail=True, shares=c.unseal_keys_b64[:3])
+    _unused, proc = run("recovery.yml", expect_fail=True, shares=c.unseal_keys_b64[:3])
     assert "not running in recovery mode" in proc.output
     the_lab.recovery("c", on=True)
     try:
-        check, _ = run("recovery.yml", shares=c.unseal_keys_b64[:3], check=True)
+        check, _unused = run("recovery.yml", shares=c.unseal_keys_b64[:3], check=True)
         assert check["changed"] and no_attempt_running(api_c, rec)
-        first, _ = run("recovery.yml", shares=c.unseal_keys_b64[:1])
+        first, _unused = run("recovery.yml", shares=c.unseal_keys_b64[:1])
         assert first["progress"] == 1 and first["otp"] and api_c.attempt(rec)["nonce"] == first["nonce"]
         last, proc = run("recovery.yml", shares=c.unseal_keys_hex[1:3], nonce=first["nonce"], otp=first["otp"])
         assert last["complete"] and last["token"] and last["token"] not in proc.output
@@ -316,10 +316,10 @@ def test_recovery_token_and_sys_raw(pair, run):
         value = api_c("GET", "sys/raw/core/" + leaf, token=token)
         assert value.status_code == 200 and "value" in value.json()["data"]
         # one recovery token per recovery run: another ceremony is refused with a clear message
-        _, proc = run("recovery.yml", expect_fail=True, shares=c.unseal_keys_b64[:3])
+        _unused, proc = run("recovery.yml", expect_fail=True, shares=c.unseal_keys_b64[:3])
         assert "already unsealed" in proc.output
         # a DR operation token cannot be made on a server in recovery mode: said so, with the way out
-        _, proc = run("op_token.yml", expect_fail=True, target="c", shares=c.unseal_keys_b64[:3])
+        _unused, proc = run("op_token.yml", expect_fail=True, target="c", shares=c.unseal_keys_b64[:3])
         assert "runs in recovery mode" in proc.output and "vaultops.dr.recovery_token" in proc.output
     finally:
         the_lab.recovery("c", on=False)

@@ -66,8 +66,8 @@ def parse_mark(text):
         text, reason = text.split("reason=", 1)
         out["reason"] = reason.strip()
     for word in text.split():
-        key, _, value = word.partition("=")
-        out[key] = value if _ else "true"
+        key, sep, value = word.partition("=")
+        out[key] = value if sep else "true"
     return out
 
 
@@ -179,7 +179,7 @@ def resolve(value, lab, tmp_path):
         return str(tmp_path / value[4:])
     if not value.startswith("lab:"):
         return value
-    cluster, _, what = value[4:].partition(".")
+    cluster, _sep, what = value[4:].partition(".")
     info = lab_vars(lab)["clusters"][cluster]
     if what == "keys":
         return info["unseal_keys_b64"][:3]
@@ -191,7 +191,7 @@ def resolve(value, lab, tmp_path):
 def extra_vars(ex, lab, tmp_path):
     out = {}
     for pair in filter(None, ex.mark.get("vars", "").split(",")):
-        name, _, value = pair.partition("=")
+        name, _sep, value = pair.partition("=")
         out[name.strip()] = resolve(value.strip(), lab, tmp_path)
     return out
 

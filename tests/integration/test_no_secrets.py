@@ -16,7 +16,7 @@ ALPHABET = string.ascii_letters + string.digits
 
 
 def _rand(n):
-    return "".join(secrets.choice(ALPHABET) for _ in range(n))
+    return "".join(secrets.choice(ALPHABET) for _i in range(n))
 
 
 def _pgp_key_pair(tmp_path):

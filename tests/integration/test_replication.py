@@ -31,7 +31,7 @@ def dr_operation_token(info, cluster, key_holder):
     assert attempt.status_code == 200, attempt.text
     otp_length = attempt.json()["otp_length"]
     assert otp_length > 0, "drlab serves the base62 OTP scheme"
-    otp = "".join(secrets.choice(BASE62) for _ in range(otp_length))
+    otp = "".join(secrets.choice(BASE62) for _i in range(otp_length))
     started = call("PUT", "attempt", json={"otp": otp})
     assert started.status_code == 200, started.text
     nonce = started.json()["nonce"]

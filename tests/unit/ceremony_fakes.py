@@ -23,7 +23,7 @@ def xor_encode(token, otp):
 
 def new_shares(n=5):
     """Real-looking Shamir shares: 33 bytes each (32-byte share + x coordinate)."""
-    return [secrets.token_bytes(33) for _ in range(n)]
+    return [secrets.token_bytes(33) for _i in range(n)]
 
 
 class FakeCeremonyServer:

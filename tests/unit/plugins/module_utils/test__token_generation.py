@@ -78,7 +78,7 @@ def test_decode_legacy_docs_sample_is_a_uuid():
 def test_round_trip_with_generated_otp(prefix, length):
     otp = tg.generate_otp(length)
     assert len(otp) == length and set(otp) <= set(tg.BASE62)
-    token = prefix + "".join(secrets.choice(tg.BASE62) for _ in range(length - len(prefix)))
+    token = prefix + "".join(secrets.choice(tg.BASE62) for _i in range(length - len(prefix)))
     assert not tg.is_legacy_otp(otp)
     assert tg.decode_token(xor_encode(token, otp), otp) == token
 
@@ -94,7 +94,7 @@ def test_legacy_otp_generation_and_round_trip():
 
 
 def test_generated_otps_differ():
-    assert len({tg.generate_otp(28) for _ in range(50)}) == 50
+    assert len({tg.generate_otp(28) for _i in range(50)}) == 50
 
 
 def test_decode_with_wrong_otp_fails_without_echoing_it():
@@ -245,7 +245,7 @@ def test_one_run_three_shares(vault, client):
 def test_works_without_a_vault_token(vault):
     shares = new_shares()
     server = dr_server(vault, shares)
-    c, _ = ceremony(VaultClient(URL, retries=0, token_source=lambda required=True: None))
+    c, _unused = ceremony(VaultClient(URL, retries=0, token_source=lambda required=True: None))
     assert c.present(key_shares=b64s(shares[:3]))["token"] == server.token
     assert {call[3] for call in server.calls} == {None}
 
@@ -535,7 +535,7 @@ def test_error_texts_become_clear_failures(vault, client, stage, status, text, e
 
 def test_op_token_endpoints_without_vault_token_explained(vault):
     vault.add(responses.GET, URL + "/v1/" + tg.DR_OPERATION_TOKEN.attempt_path, json={"errors": ["permission denied"]}, status=403)
-    c, _ = ceremony(VaultClient(URL, retries=0, token_source=lambda required=True: None))
+    c, _unused = ceremony(VaultClient(URL, retries=0, token_source=lambda required=True: None))
     with pytest.raises(ModuleFailure, match="require a Vault token"):
         c.present(key_shares=[new_shares(1)[0].hex()])
 

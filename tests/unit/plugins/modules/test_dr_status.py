@@ -126,7 +126,7 @@ def test_catch_up_waits_until_the_secondary_has_the_primarys_wal(vault, fake_tim
     for received in (90, 90, 100):  # the first read, then one per round of the wait
         vault.add("GET", vault.base + STATUS, json=_with_wal("status_secondary", last_remote_wal=received,
                                                              merkle_root="m%d" % received))
-    for _ in range(2):
+    for _i in range(2):
         vault.add("GET", PRIMARY_STATUS, json=_with_wal("status_primary", last_wal=100, last_dr_wal=100, merkle_root="m100"))
     result = run({"catch_up_with": "https://primary.test:8200", "wait_interval": 1})
     assert result["wal_lag"] == 0 and result["primary_wal"] == 100 and result["waited"] == 1
