@@ -57,7 +57,7 @@ sanity: collection
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard -z | grep -zvE '^(lab|bench)/' | xargs -0 cp --parents -t $(SANITY_ROOT)
 	cd $(SANITY_ROOT) && git init -q && git add -A && \
-	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no --exclude tests/unit/ --exclude tests/integration/
+	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
 units: collection
 	$(BIN)/pytest -q tests/unit

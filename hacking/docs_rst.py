@@ -52,7 +52,7 @@ def rewrite_links(text: str, source: Path, pages: dict[Path, str]) -> str:
         label, target = match["text"], match["target"]
         if re.match(r"^[a-z]+:", target) or target.startswith("#"):
             return match[0]  # a URL, or an anchor in the same page
-        path, _, anchor = target.partition("#")
+        path, _sep, anchor = target.partition("#")
         resolved = (source.parent / path).resolve()
         hash_ = f"#{anchor}" if anchor else ""
         if resolved in pages:

@@ -53,7 +53,7 @@ def run(cmd, env=None, cwd=None, capture=False):
     """Run `cmd`; a failure names the command and, when captured, ends with its error output. Captured stderr
     (warnings) is shown, never mixed into the stdout a caller parses."""
     shown = " ".join(str(c) for c in cmd)
-    proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, text=True,  # noqa: S603
+    proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, text=True, check=False,  # noqa: S603
                           stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE if capture else None)
     if capture and proc.stderr.strip():
         print(proc.stderr.strip()[-4000:], file=sys.stderr)

@@ -155,5 +155,3 @@ def lab_secrets(lab):
 
 def key_shares(lab, origin="a"):
     return lab_vars(lab)["clusters"][origin]["unseal_keys_b64"][:3]
-
-

@@ -217,7 +217,7 @@ def render(results, which="full"):
     lines = ["| step \\ fault | " + " | ".join(FAULTS) + " |", "|---" * (len(FAULTS) + 1) + "|"]
     for step in STEPS:
         lines.append("| %s | " % step + " | ".join(cell_text(results.get((step, f))) for f in FAULTS) + " |")
-    run = [r for r in results.values()]
+    run = list(results.values())
     passed = sum(r["outcome"] == "pass" for r in run)
     documented = sum(r["outcome"] == "documented" for r in run)
     failed = len(run) - passed - documented

@@ -16,7 +16,6 @@ import pytest
 from lab_api import OP_ATTEMPT, Api, issue_activation_token, wait_for
 
 
-
 @pytest.fixture(scope="module")
 def pair(fresh_lab):
     """a: DR primary; b: its DR secondary, streaming."""
@@ -132,9 +131,9 @@ def gnupg_home(tmp_path_factory):
     gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase]
     subprocess.run(gpg + ["--quick-gen-key", "ceremony-test@vaultops.invalid", "ed25519", "sign", "never"],
                    check=True, capture_output=True)
-    fpr = next(line.split(":")[9] for line in subprocess.run(
-        gpg + ["--with-colons", "--list-keys", "ceremony-test@vaultops.invalid"], check=True, capture_output=True,
-        text=True).stdout.splitlines() if line.startswith("fpr:"))
+    listing = subprocess.run(gpg + ["--with-colons", "--list-keys", "ceremony-test@vaultops.invalid"], check=True,
+                             capture_output=True, text=True).stdout.splitlines()
+    fpr = [line.split(":")[9] for line in listing if line.startswith("fpr:")][0]
     subprocess.run(gpg + ["--quick-add-key", fpr, "cv25519", "encr", "never"], check=True, capture_output=True)
     armor = subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export", fpr], check=True, capture_output=True, text=True).stdout
     binary = subprocess.run(["gpg", "--homedir", str(home), "--export", fpr], check=True, capture_output=True).stdout
@@ -279,7 +278,7 @@ def test_absent_leaves_tokens_that_are_not_operation_tokens_alone(pair, run):
     a, api_b = pair["a"], pair["api_b"]
     assert api_b.dr().get("mode") == "primary"
     _unused, proc = run("op_token.yml", expect_fail=True, op_state="absent", dr_operation_token=a.root_token,
-                  vault_token=a.root_token)
+                        vault_token=a.root_token)
     assert "the token this module authenticates with" in proc.output and "left alone" in proc.output
     assert api_b("GET", "auth/token/lookup-self", token=a.root_token).status_code == 200
     made = api_b("POST", "auth/token/create", token=a.root_token, json={"policies": ["default"], "ttl": "1h"})

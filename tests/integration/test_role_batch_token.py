@@ -23,6 +23,7 @@ PROMOTE = "sys/replication/dr/secondary/promote"
 UPDATE_PRIMARY = "sys/replication/dr/secondary/update-primary"
 AUTOPILOT = "sys/storage/raft/autopilot/state"
 
+
 def run_role(playbook, tmp_path, name, **kw):
     out = tmp_path / ("%s.json" % name)
     proc = playbook("targets/batch_token/run_role.yml", tokens="a", out_file=str(out), **kw)

@@ -33,7 +33,6 @@ VECTORS = [
 LEGACY_VECTOR = ("5b4a9e0c-3f1d-4c2a-8e7b-9d6f1a2b3c4d", "AAECAwQFBgcICQoLDA0ODw==", "W0ucDzsYSi2GcpdkFiYyQg==")
 
 
-
 @pytest.fixture
 def client():
     return VaultClient(URL, retries=2, timeout=5, token_source=lambda required=True: "hvs.auth-token")

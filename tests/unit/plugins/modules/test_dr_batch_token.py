@@ -70,8 +70,8 @@ def test_check_mode_on_a_fresh_primary_plans_everything_and_writes_nothing(vault
     assert result["changed"] is True and result["minted"] is True and "token" not in result
     assert result["policy"]["changed"] and result["role"]["changed"]
     assert result["diff"]["before"] == {"policy": None, "role": None, "token": None}
-    assert result["diff"]["after"]["role"] == {"allowed_policies": ["vaultops-dr-operation"], "orphan": True,
-                                                "renewable": False, "token_type": "batch"}
+    assert result["diff"]["after"]["role"] == {
+        "allowed_policies": ["vaultops-dr-operation"], "orphan": True, "renewable": False, "token_type": "batch"}
     assert result["diff"]["after"]["token"] == {"type": "batch", "ttl": 604800}
     assert writes(vault) == []
 
