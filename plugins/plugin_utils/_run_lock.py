@@ -22,11 +22,12 @@ import re
 import socket
 import uuid
 
-# Connection and auth options of the vaultops.dr.dr action group: module_defaults hands them to every
-# member of the group; this plugin talks to no cluster and ignores them.
+# Connection, auth and wait options of the vaultops.dr.dr action group: module_defaults hands them to every
+# member of the group; this plugin talks to no cluster, waits for nothing and ignores them.
 CONNECTION_OPTIONS = frozenset((
     "url", "ca_cert", "cacert", "validate_certs", "timeout", "retries", "namespace",
     "auth_method", "token", "role_id", "secret_id", "username", "password", "mount_point",
+    "wait", "wait_timeout",
 ))
 DEFAULT_LOCK_DIR = "~/.ansible/vaultops_dr/locks"
 LOCK_DIR_ENV = "VAULTOPS_DR_LOCK_DIR"

@@ -135,7 +135,8 @@ def _action(args, check_mode=False):
 
 
 def test_action_plugin_ignores_connection_options_and_fails_cleanly(tmp_path):
-    base = dict(lock_dir=str(tmp_path), url="https://x", token="s.secret-never-shown")
+    # Everything module_defaults for group/vaultops.dr.dr may set, wait options included.
+    base = dict(lock_dir=str(tmp_path), url="https://x", token="s.secret-never-shown", wait=True, wait_timeout=60)
     out = _action(dict(base, names=NAMES))
     assert not out.get("failed") and out["acquired"] == sorted(NAMES) and out["holder"]["awx_job_id"] == "7"
     assert "s.secret" not in json.dumps(out)
