@@ -45,6 +45,9 @@ attributes:
     support: full
   diff_mode:
     support: full
+    details:
+      - The diff shows the DR mode before and after, and whichever of these the change alters - the replication
+        state, the primary the cluster follows, the primary's known secondaries.
   idempotent:
     support: full
 """

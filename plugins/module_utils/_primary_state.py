@@ -68,6 +68,11 @@ class PrimaryModule(StateModule):
 
     def track(self, diff: DifferenceTracker, p: Mapping[str, Any], before: StatusSummary, act: bool) -> None:
         diff.add("mode", before["mode"], TARGET[p["state"]] if act else before["mode"], always=True)
+        if act and p["state"] == "enabled":
+            diff.add("state", before["state"], "running")
+        if act and p["state"] in ("demoted", "disabled"):
+            # The secondaries it served lose their primary: the diff names them.
+            diff.add("known_secondaries", sorted(before["known_secondaries"]), [])
 
     def untouched(self, ctx: RunContext, before: StatusSummary) -> None:
         p = ctx.params

@@ -153,6 +153,9 @@ class SecondaryModule(StateModule):
         if act and p["state"] == "primary_updated" and p["primary_cluster_addr"] and following:
             # Re-pointing a secondary that follows another primary: show which one it leaves.
             diff.add("primary", following, [dr.normalise_addr(p["primary_cluster_addr"])])
+        elif act and p["state"] in ("promoted", "disabled"):
+            # A promoted or disabled cluster follows no primary any more.
+            diff.add("primary", following, [])
 
 
 def refuse_two_primaries(ctx: RunContext, before: StatusSummary) -> None:

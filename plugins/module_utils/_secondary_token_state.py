@@ -111,6 +111,9 @@ class SecondaryTokenModule(StateModule):
         if revoke and issue:
             # `known` stays true on a forced re-issue: say what does change.
             diff.add("activation", "issued earlier", "revoked and issued again")
+        known_before = sorted(before["known_secondaries"])
+        known_after = sorted((set(known_before) - {sid}) | ({sid} if (known and not revoke) or issue else set()))
+        diff.add("known_secondaries", known_before, known_after)
 
 
 SPEC = SecondaryTokenModule()

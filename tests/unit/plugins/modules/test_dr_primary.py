@@ -32,7 +32,7 @@ def test_enable_check_mode_reports_change_and_writes_nothing(vault):
     status(vault, "status_disabled")
     result = run({"state": "enabled"}, check_mode=True, diff=True)
     assert result["changed"] is True and result["mode_before"] == "disabled"
-    assert result["diff"] == {"before": {"mode": "disabled"}, "after": {"mode": "primary"}}
+    assert result["diff"] == {"before": {"mode": "disabled", "state": None}, "after": {"mode": "primary", "state": "running"}}
     assert result["status"]["mode"] == "disabled"
     assert writes(vault) == []
     no_secrets(result)
@@ -46,7 +46,7 @@ def test_enable_with_200_and_warnings_waits_until_running(vault, fake_time, modu
     assert result["status"]["mode"] == "primary" and result["status"]["state"] == "running"
     assert result["vault_warnings"] == fixture("enable_primary_warnings")["warnings"]
     assert "Vault: " + result["vault_warnings"][0] in module_warnings()
-    assert result["diff"]["after"] == {"mode": "primary"}
+    assert result["diff"]["after"] == {"mode": "primary", "state": "running"}
     assert result["waited"] > 0
     [post] = writes(vault)
     assert json.loads(post.request.body) == {"primary_cluster_addr": "https://lb.example.com:8201"}
@@ -182,7 +182,9 @@ def test_lost_answer_confirmed_by_status_warns_and_reports_change(vault, module_
 def test_demote_check_mode(vault):
     status(vault, "status_primary")
     result = run({"state": "demoted"}, check_mode=True, diff=True)
-    assert result["changed"] and result["diff"] == {"before": {"mode": "primary"}, "after": {"mode": "secondary"}}
+    # The diff names the secondaries that lose their primary.
+    assert result["changed"] and result["diff"] == {"before": {"mode": "primary", "known_secondaries": ["dc2"]},
+                                                    "after": {"mode": "secondary", "known_secondaries": []}}
     assert writes(vault) == []
 
 
@@ -215,7 +217,8 @@ def test_disable_primary(vault):
     vault.add(responses.POST, vault.base + PRIMARY + "disable", status=204)
     result = run({"state": "disabled"}, diff=True)
     assert result["changed"] and result["status"]["mode"] == "disabled"
-    assert result["diff"] == {"before": {"mode": "primary"}, "after": {"mode": "disabled"}}
+    assert result["diff"] == {"before": {"mode": "primary", "known_secondaries": ["dc2"]},
+                              "after": {"mode": "disabled", "known_secondaries": []}}
 
 
 def test_disable_on_disabled_is_no_change(vault):

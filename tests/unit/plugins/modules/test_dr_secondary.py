@@ -199,7 +199,8 @@ def test_enable_wait_timeout(vault):
 def test_promote_check_mode(vault):
     status(vault, "status_secondary")
     result = run(PROMOTE, check_mode=True, diff=True, with_token=False)
-    assert result["changed"] and result["diff"] == {"before": {"mode": "secondary"}, "after": {"mode": "primary"}}
+    assert result["changed"] and result["diff"] == {"before": {"mode": "secondary", "primary": ["https://10.0.1.11:8201"]},
+                                                    "after": {"mode": "primary", "primary": []}}
     assert writes(vault) == []
 
 
@@ -355,7 +356,8 @@ def test_disable_secondary(vault):
     vault.add(responses.POST, vault.base + SECONDARY + "disable", status=204)
     result = run(DISABLE, with_token=False, diff=True)
     assert result["changed"] and result["status"]["mode"] == "disabled"
-    assert result["diff"] == {"before": {"mode": "secondary"}, "after": {"mode": "disabled"}}
+    assert result["diff"] == {"before": {"mode": "secondary", "primary": ["https://10.0.1.11:8201"]},
+                              "after": {"mode": "disabled", "primary": []}}
     assert body(writes(vault)[0]) == {"dr_operation_token": OP_TOKEN}
 
 

@@ -29,7 +29,8 @@ def test_check_mode_issue_reports_change_without_token_or_write(vault):
     status(vault, "status_primary_fresh")
     result = run({"id": "dc2"}, check_mode=True, diff=True)
     assert result["changed"] is True and "token" not in result
-    assert result["diff"] == {"before": {"id": "dc2", "known": False}, "after": {"id": "dc2", "known": True}}
+    assert result["diff"] == {"before": {"id": "dc2", "known": False, "known_secondaries": []},
+                              "after": {"id": "dc2", "known": True, "known_secondaries": ["dc2"]}}
     assert writes(vault) == []
 
 
@@ -102,7 +103,8 @@ def test_absent_revokes_known_id(vault):
     vault.add(responses.POST, vault.base + REVOKE_PATH, status=204)
     result = run({"id": "dc2", "state": "absent"}, diff=True)
     assert result["changed"] is True and "token" not in result
-    assert result["diff"] == {"before": {"id": "dc2", "known": True}, "after": {"id": "dc2", "known": False}}
+    assert result["diff"] == {"before": {"id": "dc2", "known": True, "known_secondaries": ["dc2"]},
+                              "after": {"id": "dc2", "known": False, "known_secondaries": []}}
     assert result["status"]["known_secondaries"] == []
 
 
