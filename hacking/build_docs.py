@@ -64,6 +64,8 @@ ANSIBLE_DOCS = "https://docs.ansible.com/ansible/latest/"
 CORE_LABELS = {
     "ansible_configuration_settings": ("Ansible configuration settings", "reference_appendices/config.html"),
     "common_return_values": ("Return values common to all modules", "reference_appendices/common_return_values.html"),
+    # A module backed by an action plugin (run_lock) notes that it runs on the controller.
+    "action_plugins": ("Action plugins", "plugins/action.html"),
 }
 BUILTIN = re.compile(r"ansible_collections\.ansible\.builtin\.(\w+)_(module|filter|test|lookup|callback|connection|become)")
 
