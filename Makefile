@@ -109,12 +109,15 @@ molecule-in-test: collection
 	$(BIN)/molecule test $(addprefix -s ,$(MOLECULE_IN_TEST))
 
 # The static checks first (they fail fast), then two streams: the integration suite (itself on two
-# workers), and beside it the lab suite, the oldest core's smoke run and molecule, one after another.
+# workers), and beside it the release check, the lab suite, the oldest core's smoke run, molecule, the bench and
+# fault-matrix smoke runs, one after another.
 test: lint typecheck ansible-lint sanity units ee docs
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration lab-and-smoke
 
+# -j1: one after another. Inheriting make test's -j2 jobserver, this lane took both job slots and held the
+# integration suite back for 4 minutes.
 lab-and-smoke:
-	$(MAKE) --no-print-directory release-check lab-tests integration-oldest molecule-in-test bench-smoke reliability-smoke
+	$(MAKE) --no-print-directory -j1 release-check lab-tests integration-oldest molecule-in-test bench-smoke reliability-smoke
 
 # The lab's secrets (root tokens, key shares) go into 0600 files in the lab directory; real
 # clusters take them from Ansible Vault or an AWX credential.
