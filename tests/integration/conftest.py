@@ -170,7 +170,9 @@ class PlaybookRunner:
         SCAN.remember_extra_vars(extra_vars)
         SCAN.exclude(vars_file)
         SCAN.exclude(self.tmp_dir / ("tokens-%d.json" % self.runs))
-        self._result_files = [extra_vars[n] for n in ("result_file", "out_file") if extra_vars.get(n)]
+        # ... and files a playbook writes a secret to on purpose (batch_token_output_file: 0600, documented).
+        self._result_files = [v for n, v in extra_vars.items()
+                              if v and (n in ("result_file", "out_file", "batch_token_file") or n.endswith("_output_file"))]
         for path in self._result_files:
             SCAN.exclude(path)
         self._before = SCAN.snapshot(self.tmp_dir)

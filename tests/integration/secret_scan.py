@@ -28,7 +28,9 @@ SHAPES = (("token-shaped string", TOKEN_SHAPE), ("JWT-shaped string (activation 
 # Extra variables whose values are secrets, and names that only look like it.
 SECRET_VAR = re.compile(r"token|shares?$|otp|password|passphrase|secret|batch_token_current")
 # (An encoded token is the token XOR an OTP, or sealed to a PGP key: the ceremony publishes it on purpose.)
-NOT_SECRET_VAR = re.compile(r"ttl|role|policy|file|dir|path|_name|accessor|^pgp_public|lock|encoded|fingerprint")
+# (`batch_token_awx_credential` / `_organization` name AWX objects: "Vault DR batch operation token" is a name.)
+NOT_SECRET_VAR = re.compile(r"ttl|role|policy|file|dir|path|_name|accessor|^pgp_public|lock|encoded|fingerprint"
+                            r"|_credential$|_organization$")
 MIN_SECRET_LEN = 12
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
