@@ -59,8 +59,13 @@ def test_set_up_a_to_b(env):
     tok = a("POST", P + "primary/secondary-token", token=ta, json={"id": "b"}).json()["wrap_info"]["token"]
     r = b("POST", P + "secondary/enable", token=env["lab"].cluster("b").root_token, json={"token": tok, "ca_file": env["ca"]})
     assert r.status_code == 200, r.text
-    st = a.dr()
-    caught_up(b, st["last_wal"], st["merkle_root"])
+
+    # Re-read the primary at each poll: OpenBao may write on its own after enabling (a captured root can then
+    # never be claimed, which failed this test once beside a loaded make test).
+    def in_step():
+        st, s = a.dr(), b.dr()
+        return s["last_remote_wal"] >= st["last_wal"] and s["merkle_root"] == st["merkle_root"] and s
+    wait_for(in_step, 60, interval=0.1, what="the new secondary to claim the primary's index")
 
 
 def test_promotion_at_the_moment_of_catch_up_serves_the_writes(env):
