@@ -102,13 +102,18 @@ def read_sentinels(lab, on, values, origin="a"):
     return missing
 
 
-def remembered_op_tokens(lab):
-    """{cluster: count} of DR operation tokens the lab still accepts (its registry, per cluster)."""
+def op_token_hashes(lab):
+    """{cluster: set of sha256 of the DR operation tokens it still accepts} (the lab's registry on disk)."""
     out = {}
     for name in NAMES:
         state = json.loads((Path(lab.dir) / name / "dr_state.json").read_text())
-        out[name] = len(state.get("op_tokens", []))
+        out[name] = set(state.get("op_tokens", []))
     return out
+
+
+def remembered_op_tokens(lab):
+    """{cluster: count} of DR operation tokens the lab still accepts (its registry, per cluster)."""
+    return {name: len(hashes) for name, hashes in op_token_hashes(lab).items()}
 
 
 def root_accessors(lab, on, origin="a"):

@@ -14,10 +14,18 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from dr_checks import NAMES, key_shares, lab_secrets, read_sentinels, topology, wait_topology, write_sentinels
+from dr_checks import (
+    NAMES,
+    key_shares,
+    lab_secrets,
+    op_token_hashes,
+    read_sentinels,
+    topology,
+    wait_topology,
+    write_sentinels,
+)
 from fault_matrix import (
     DOCUMENTED,
     HOLD,
@@ -37,15 +45,6 @@ WHICH = os.environ.get("FAULT_MATRIX", "smoke")
 CELLS = cells(WHICH, os.environ.get("FAULT_MATRIX_PART", ""))
 if os.environ.get("FAULT_MATRIX_CELLS"):  # cell ids (step--fault), comma-separated, run in that order
     CELLS = [c for i in os.environ["FAULT_MATRIX_CELLS"].split(",") for c in cells("full") if cell_id(*c) == i.strip()]
-
-
-def op_token_hashes(lab):
-    """{cluster: set of sha256 of the DR operation tokens it still accepts} (the lab's registry on disk)."""
-    out = {}
-    for name in NAMES:
-        state = json.loads((Path(lab.dir) / name / "dr_state.json").read_text())
-        out[name] = set(state.get("op_tokens", []))
-    return out
 
 
 class Matrix:
