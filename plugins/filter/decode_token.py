@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: decode_token
 short_description: Decode an OTP-encoded root, DR operation or recovery token
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Decodes the RV(vaultops.dr.dr_operation_token#module:encoded_token) of a finished key-share ceremony
     with the attempt's one-time pad, without the Vault CLI or hand-written XOR.

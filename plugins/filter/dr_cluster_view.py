@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: dr_cluster_view
 short_description: Turn a registered dr_status result into the cluster view the failover plan and topology take
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - A result of M(vaultops.dr.dr_status) (registered with C(failed_when=false), so a cluster that does not answer
     gives a failed result) becomes C({answered, error, mode, healthy, raw, cluster_addr, version}).

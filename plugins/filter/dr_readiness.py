@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: dr_readiness
 short_description: Judge whether a DR failover would work now, from what the readiness role read
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Takes, per cluster, the reads the C(vaultops.dr.readiness) role gathers (DR status and version, performance
     replication mode, C(sys/leader), the open key-share generation attempt) and the lookup of the batch DR operation

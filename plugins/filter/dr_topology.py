@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: dr_topology
 short_description: Draw a DR set as text, each primary with the clusters that follow it
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Lines of text, one per cluster; each DR primary comes first with the secondaries that follow it drawn under it
     (C(├──), C(└──)), then every other cluster with what it follows.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: failover_plan
 short_description: Decide what a DR failover still has to do, from every cluster's present status
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - The decision the M(vaultops.dr.dr_status)-reading C(vaultops.dr.failover) role makes before any write. Given each
     cluster's DR status and version, it says whether the failover is planned, unplanned or resumed, which cluster to

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dr_batch_token
 short_description: Keep a batch DR operation token ready, with its policy and token role, on a Vault DR primary
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs against the DR primary (or a cluster with DR disabled that will become one). Makes sure of three things,
     each read first and written only when it differs, then reports a diff.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dr_operation_token
 short_description: Generate a DR operation token from key shares on a DR secondary, cancel the attempt, or delete the token
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs the key-share ceremony on a Vault Enterprise DR secondary
     (C(sys/replication/dr/secondary/generate-operation-token)) to make a DR operation token, the

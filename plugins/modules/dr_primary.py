@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dr_primary
 short_description: Enable, demote or disable DR replication primary mode on a Vault cluster
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes a Vault Enterprise cluster a DR primary, demotes a DR primary to a secondary, or disables DR
     replication on a primary.

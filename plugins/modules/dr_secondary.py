@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dr_secondary
 short_description: Enable, promote, re-point or disable a Vault DR replication secondary
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes a Vault Enterprise cluster a DR secondary of a primary, promotes a DR secondary to primary,
     points a DR secondary at another primary, or disables DR replication on a secondary.

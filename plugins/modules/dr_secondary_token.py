@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dr_secondary_token
 short_description: Issue or revoke a DR secondary activation token on a Vault DR primary
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs against the DR primary. With O(state=present) it issues an activation token for a DR secondary
     identified by O(id), which M(vaultops.dr.dr_secondary) then uses to enable the secondary or to point it at

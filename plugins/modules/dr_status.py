@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dr_status
 short_description: Read a Vault cluster's DR replication status, optionally waiting for a mode or health
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads C(sys/replication/dr/status) of one Vault Enterprise cluster and returns it as a summary
     with the mode normalised (legacy V(dr-primary) becomes V(primary)) and a health judgement.
@@ -68,13 +68,11 @@ options:
       - Fails at once when that cluster is not a DR primary or this one is not a DR secondary.
       - The primary is read with this module's connection options (O(ca_cert), O(timeout)); no token is sent.
     type: str
-    version_added: 0.2.0
   max_wal_lag:
     description:
       - With O(catch_up_with), how many WAL entries this secondary may be behind. V(0) means zero data loss.
     type: int
     default: 0
-    version_added: 0.2.0
 extends_documentation_fragment:
   - vaultops.dr.connection
   - vaultops.dr.auth
@@ -191,19 +189,16 @@ version:
   returned: success
   type: str
   sample: 1.15.2+ent
-  version_added: 0.2.0
 wal_lag:
   description: With O(catch_up_with), how many WAL entries this secondary is behind its primary.
   returned: when O(catch_up_with) is set
   type: int
   sample: 0
-  version_added: 0.2.0
 primary_wal:
   description: With O(catch_up_with), the primary's WAL index the secondary was compared with.
   returned: when O(catch_up_with) is set
   type: int
   sample: 223
-  version_added: 0.2.0
 waited:
   description: Seconds spent waiting; V(0) when nothing was waited for.
   returned: success

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: recovery_token
 short_description: Generate a recovery token from key shares on a server in recovery mode
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs the key-share ceremony on C(sys/generate-recovery-token) of a Vault (or OpenBao) server started in
     recovery mode (C(server -recovery)). The recovery token is the only token that works there; with it,

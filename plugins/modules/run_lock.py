@@ -10,7 +10,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: run_lock
 short_description: Take or release the controller-side lock that keeps two DR runs from acting on the same clusters
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - The double-launch guard of the failover and failback roles. O(state=present) creates one lock file per entry of
     O(names) (the roles lock every cluster's C(vault_addr)) in O(lock_dir) on the controller, atomically; when another
