@@ -47,9 +47,9 @@ typecheck: collection
 	  $(addprefix ansible_collections/vaultops/dr/,$(wildcard plugins/module_utils/*.py plugins/filter/*.py))
 	$(BIN)/mypy --config-file lab/pyproject.toml lab/drlab
 
-# ansible-lint's production profile over the roles and playbooks (config: .ansible-lint), offline.
+# ansible-lint's production profile over the whole collection (config: .ansible-lint), offline.
 ansible-lint: collection
-	$(BIN)/ansible-lint --offline --profile production roles/ playbooks/
+	$(BIN)/ansible-lint --offline --profile production
 
 sanity: collection
 	mkdir -p $(GET_PIP_CACHE)

@@ -199,6 +199,13 @@ primary_wal:
   returned: when O(catch_up_with) is set
   type: int
   sample: 223
+catch_up_primary:
+  description:
+    - When O(catch_up_with) does not answer as a DR primary (the module fails at once), that cluster's DR status, so a
+      playbook can tell a primary demoted meanwhile (mode V(secondary), state V(idle)) from another cluster.
+  returned: on failure, when O(catch_up_with) is not a DR primary
+  type: dict
+  sample: {mode: secondary, state: idle, healthy: false}
 waited:
   description: Seconds spent waiting; V(0) when nothing was waited for.
   returned: success
@@ -300,7 +307,7 @@ def wait_for_catch_up(module, summary):
             raise ModuleFailure(
                 "catch_up_with %s is not a DR primary (%s): a secondary can only catch up with the primary it "
                 "follows. Point catch_up_with at the active primary's API address." % (p["catch_up_with"], describe(primary)),
-                status=primary)
+                status=primary, catch_up_primary=primary)
         secondary = read_status(module.client)
         if secondary["mode"] != "secondary":
             raise ModuleFailure(

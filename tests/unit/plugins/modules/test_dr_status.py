@@ -147,6 +147,8 @@ def test_catch_up_with_a_cluster_that_is_not_a_primary_fails_at_once(vault, fake
     vault.add("GET", PRIMARY_STATUS, json=fixture("status_demoted"))
     result = run({"catch_up_with": "https://primary.test:8200"})
     assert result["failed"] and "is not a DR primary" in result["msg"] and fake_time["sleeps"] == []
+    # The failover role goes on when that cluster is a freshly demoted primary: it needs that cluster's status.
+    assert result["catch_up_primary"]["mode"] == "secondary" and result["catch_up_primary"]["state"] == "idle"
 
 
 def test_version_is_read_from_seal_status(vault):
