@@ -67,6 +67,14 @@ DOCUMENTED: dict[tuple[str, str], dict] = {
                 "expires on its own) instead of ceremonies; in drlab the cluster's next demotion or promotion "
                 "clears its op tokens.",
     },
+    ("update-primary", "cluster stopped"): {
+        "id": "D3", "checks": ["op tokens disposed"],
+        "note": "the old primary is stopped while its update-primary is in flight and stays stopped until the run "
+                "has ended, so the run's disposal of the DR operation token it generated there (by ceremony, for "
+                "that update-primary) cannot reach it either: the run fails, saying so; the re-run re-attaches the "
+                "cluster with a token of its own, which it disposes of; the first token, started again, is still "
+                "accepted. As D1, it existed only in the run's memory. What an operator does: as D1.",
+    },
 }
 
 
