@@ -114,7 +114,9 @@ def _sanity(session: nox.Session, core: str, python: str) -> None:
 
 def _units(session: nox.Session, core: str) -> None:
     _core(session, core)
-    session.install("-r", str(ROOT / "requirements.txt"), "pytest>=8", "responses>=0.25", "cryptography>=41", "pyyaml")
+    session.install(
+        "-r", str(ROOT / "requirements.txt"), "pytest>=8", "responses>=0.25", "hypothesis>=6.100", "cryptography>=41", "pyyaml",
+    )
     session.run("pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit"), env=_env(session))
 
 
