@@ -67,6 +67,15 @@ DOCUMENTED: dict[tuple[str, str], dict] = {
                 "expires on its own) instead of ceremonies; in drlab the cluster's next demotion or promotion "
                 "clears its op tokens.",
     },
+    ("op-token disposal", "SIGKILL"): {
+        "id": "D4", "checks": ["op tokens disposed"],
+        "note": "the playbook is killed while the old primary's `operation-token/delete` is held in flight; the "
+                "disposals run on every host at once, so whether another host's (c's) delete had been answered by "
+                "then is a matter of timing. When it had not, that token is still accepted; the re-run finds the "
+                "failover complete. Measured both ways: a pass on an idle machine, c's token left on ansible-core "
+                "2.16 beside other work (`make matrix`). As D2, the killed run held it only in memory. What an "
+                "operator does: as D1.",
+    },
     ("update-primary", "cluster stopped"): {
         "id": "D3", "checks": ["op tokens disposed"],
         "note": "the old primary is stopped while its update-primary is in flight and stays stopped until the run "
