@@ -111,7 +111,9 @@ molecule-in-test: collection
 # The static checks first (they fail fast), then two streams: the integration suite (itself on two
 # workers), and beside it the release check, the lab suite, the oldest core's smoke run, molecule, the bench and
 # fault-matrix smoke runs, one after another.
-test: lint typecheck ansible-lint sanity units ee docs
+# The static checks two at a time (they share nothing but the venvs, built first), then the two lab lanes.
+test: venv docs-venv collection
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck ansible-lint sanity units ee docs
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration lab-and-smoke
 
 # -j1: one after another. Inheriting make test's -j2 jobserver, this lane took both job slots and held the
