@@ -91,6 +91,19 @@ NOT_RUN_NOTE = ("not run in the measurement this table comes from (it ended befo
                 "`make reliability` runs every cell")
 
 
+def judge(step, fault, failed):
+    """(outcome, note_id, note) of a cell whose `failed` checks are known: pass, documented when exactly the
+    documented checks failed, else fail. The test and `render` (for a cell run before its note was written) share it."""
+    documented = DOCUMENTED.get((step, fault))
+    if not failed:
+        outcome = "pass"
+    elif documented and sorted(failed) == sorted(documented["checks"]):
+        outcome = "documented"
+    else:
+        outcome = "fail"
+    return outcome, (documented or {}).get("id", "F-%s" % cell_id(step, fault)), (documented or {}).get("note", "")
+
+
 def cells(which, part=""):
     """The cells to run: "full" or the smoke subset; `part` "i/n" takes every n-th from the i-th (0-based), so
     n processes with their own labs share the full matrix (FAULT_MATRIX_PART)."""
@@ -212,10 +225,10 @@ def load_results(out=OUT):
     results = {}
     for path in sorted((out / "cells").glob("*.json")):
         r = json.loads(path.read_text())
-        documented = DOCUMENTED.get((r["step"], r["fault"]))
-        if r["outcome"] == "fail" and documented and sorted(r["failed_checks"]) == sorted(documented["checks"]):
-            # the same rule as the test's, for a cell run before its note was written
-            r.update(outcome="documented", note_id=documented["id"], note=documented["note"])
+        if r["outcome"] == "fail":  # a cell run before its note was written: judged by today's notes
+            outcome, note_id, note = judge(r["step"], r["fault"], r["failed_checks"])
+            if outcome == "documented":
+                r.update(outcome=outcome, note_id=note_id, note=note)
         results[(r["step"], r["fault"])] = r
     return results
 

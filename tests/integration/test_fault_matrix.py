@@ -28,7 +28,6 @@ from dr_checks import (
 )
 from fault_matrix import (
     CLIENT_TIMEOUT,
-    DOCUMENTED,
     HOLD,
     LATENCY_PAST_TIMEOUT,
     OUT,
@@ -38,6 +37,7 @@ from fault_matrix import (
     cell_id,
     cells,
     fault_hit,
+    judge,
     kill_group,
     two_primaries,
     wait_in_flight,
@@ -175,13 +175,7 @@ def test_fault_cell(matrix, playbook, tmp_path, step, fault):
     checks["no secret in output"] = not any(v in outputs for v in lab_secrets(lab))
 
     failed = [name for name, ok in checks.items() if not ok]
-    documented = DOCUMENTED.get((step, fault))
-    if not failed:
-        outcome = "pass"
-    elif documented and sorted(failed) == sorted(documented["checks"]):
-        outcome = "documented"
-    else:
-        outcome = "fail"
+    outcome, note_id, note = judge(step, fault, failed)
     result = {
         "step": step, "fault": fault, "cluster": cluster, "old_primary": old, "target": target,
         "fault_hit": hit, "outcome": outcome, "failed_checks": failed, "checks": checks,
@@ -190,8 +184,7 @@ def test_fault_cell(matrix, playbook, tmp_path, step, fault):
         "first_error": first_error(log1.read_text()), "rerun_error": first_error(log2.read_text()),
         "missing_sentinels": missing, "leaked_op_tokens": leaked, "two_primaries": overlaps,
         "samples": {s.name: len(s.samples) for s in samplers}, "topology": detail["topology"],
-        "note_id": (documented or {}).get("id", "F-%s" % cell_id(step, fault)),
-        "note": (documented or {}).get("note", ""), "lab_resets_so_far": matrix.resets,
+        "note_id": note_id, "note": note, "lab_resets_so_far": matrix.resets,
     }
     (OUT / "cells").mkdir(parents=True, exist_ok=True)
     (OUT / "cells" / ("%s.json" % cell_id(step, fault))).write_text(json.dumps(result, indent=2) + "\n")
