@@ -20,7 +20,7 @@ VENV_OLDEST := .venv-core2.16
 DEMO_DIR ?= $(abspath .drlab)
 DEMO_BASE_PORT ?= 18200
 
-.PHONY: help venv docs-venv docs release-check matrix changelog collection lint typecheck ansible-lint sanity units lab-tests lab-and-smoke integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
+.PHONY: help venv docs-venv docs release-check matrix changelog collection lint typecheck ansible-lint sanity units troubleshooting-table lab-tests lab-and-smoke integration integration-oldest integration-oldest-all ee molecule molecule-in-test test demo demo-down clean
 
 help:
 	@echo "make demo   - start a local 3-cluster drlab, set up DR, run a failover and failback drill, print its report"
@@ -61,6 +61,10 @@ sanity: collection
 
 units: collection
 	$(BIN)/pytest -q tests/unit
+
+# docs/troubleshooting.md's bad-input table, rewritten from what the modules say (units check it is current)
+troubleshooting-table: collection
+	VAULTOPS_WRITE_TABLE=1 $(BIN)/pytest -q tests/unit/test_troubleshooting_table.py
 
 lab-tests: venv
 	$(BIN)/pytest -q lab/tests

@@ -31,11 +31,12 @@ class ModuleFailure(Exception):
 
 # What TLS failures look like in the client's reason text (OpenSSL's words), and what to do.
 _TLS_HINTS = (
+    # Before the CA rule: OpenSSL reports a name mismatch as "certificate verify failed: Hostname mismatch" too.
+    (("hostname mismatch", "address mismatch", "doesn't match", "does not match"),
+     "The server's certificate does not name the host in url: use the name the certificate was issued for."),
     (("certificate_verify_failed", "certificate verify failed"),
      "The server's certificate is not signed by a CA this controller trusts: set ca_cert to the CA certificate "
      "(file or directory) that signed it, or validate_certs=false for a lab only."),
-    (("hostname mismatch", "doesn't match", "does not match"),
-     "The server's certificate does not name the host in url: use the name the certificate was issued for."),
     (("wrong_version_number", "wrong version number", "record layer failure", "packet length too long",
       "unknown protocol", "http_request"),
      "The url says https:// but the server does not speak TLS there: use http:// (or the server's TLS port)."),
