@@ -8,11 +8,13 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError
-from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, activation_token_refused
+from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, activation_token_refused, explain
 from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule, Table
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ ACTIVATION_HINT = ("Check that this cluster can reach the primary's API (primary
                    "(ca_file/ca_path, paths on the Vault server), and that activation_token is unspent and unexpired "
                    "(it is single-use; issue a new one on the primary with vaultops.dr.dr_secondary_token force=true).")
 HOW_TO_GET = {
+    "token (wait_for_writes writes with it)": "Give token (the primary's token is valid on the new primary), or set "
+                                              "wait_for_writes=false.",
     "dr_operation_token": OPERATION_HINT,
     "activation_token": "Issue one on the primary with vaultops.dr.dr_secondary_token.",
     "activation_token (or update_primary_addrs)": "Issue one on the new primary with vaultops.dr.dr_secondary_token.",
@@ -82,6 +86,8 @@ class SecondaryModule(StateModule):
     def missing(self, p: Mapping[str, Any]) -> List[str]:
         # Checked only when acting, so a run that changes nothing needs neither a spent activation token nor an op token.
         missing = []
+        if p["state"] == "promoted" and p.get("wait_for_writes") and not _can_authenticate(p):
+            missing.append("token (wait_for_writes writes with it)")
         if p["state"] != "enabled" and not p["dr_operation_token"]:
             missing.append("dr_operation_token")
         if p["state"] == "enabled" and not p["activation_token"]:
@@ -141,6 +147,10 @@ class SecondaryModule(StateModule):
         state = p["state"]
         return (state == "enabled" and dr.is_syncing(before)) or (state == "promoted" and not self.reached(p)(before))
 
+    def after_change(self, ctx: RunContext, result: Dict[str, Any], answered_at: float) -> None:
+        if ctx.params["state"] == "promoted" and ctx.params.get("wait_for_writes"):
+            result.update(wait_for_writes(ctx, answered_at))
+
     def untouched(self, ctx: RunContext, before: StatusSummary) -> None:
         if (ctx.params["state"] == "enabled" and before["mode"] == "secondary" and not before["healthy"]
                 and not dr.is_syncing(before)):
@@ -187,3 +197,35 @@ def refuse_two_primaries(ctx: RunContext, before: StatusSummary) -> None:
 
 
 SPEC = SecondaryModule()
+
+
+# The write that shows the new primary serves clients again (the end of a failover's RTO). Cubbyhole is the
+# token's own storage: the write touches nothing any other client sees.
+WRITE_CHECK_PATH = "cubbyhole/vaultops-dr/write-check"
+
+
+def _can_authenticate(p: Mapping[str, Any]) -> bool:
+    method = p.get("auth_method") or "token"
+    return method not in ("token", "none") or (method == "token" and bool(p.get("token")))
+
+
+def wait_for_writes(ctx: RunContext, answered_at: float) -> Dict[str, Any]:
+    """Write WRITE_CHECK_PATH with the module's token until the new primary accepts it, polling as the status waits
+    do (0.2 s doubling to 2 s) within wait_timeout. A refusal that waiting cannot change (403) fails at once."""
+    p, client = ctx.params, ctx.client
+
+    def write() -> Any:
+        return client.write(WRITE_CHECK_PATH, {"written_at": datetime.now(timezone.utc).isoformat()}, retries=0)
+
+    try:
+        dr.wait_for(write, lambda _answer: True, p["wait_timeout"], what="the new primary to accept a write to "
+                    + WRITE_CHECK_PATH, where=str(p["url"]), first_interval=dr.FAST_FIRST_INTERVAL)
+    except VaultError as err:
+        raise ModuleFailure(
+            "dr_secondary state=promoted on %s: the cluster was promoted, but it refused the write that checks it "
+            "accepts writes (%s). Check that token is valid on it: after a promotion the old primary's tokens are, "
+            "a token of this cluster from before it became a secondary is not." % (p["url"], explain(err).rstrip(".")),
+            http_status=err.status, vault_errors=err.errors) from None
+    accepted_at = time.time()
+    return {"promoted_at": answered_at, "writes_accepted_at": accepted_at,
+            "writes_accepted_after": round(accepted_at - answered_at, 3)}

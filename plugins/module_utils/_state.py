@@ -15,6 +15,7 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
@@ -121,6 +122,9 @@ class StateModule:
     def untouched(self, ctx: RunContext, before: StatusSummary) -> None:
         """Called when no call is needed (for warnings about a cluster left as it is)."""
 
+    def after_change(self, ctx: RunContext, result: Dict[str, Any], answered_at: float) -> None:
+        """Called after a call and its wait (not in check mode); `answered_at` is when the call was answered."""
+
     def base_result(self, p: Mapping[str, Any], before: StatusSummary, act: bool) -> Dict[str, Any]:
         return {"changed": act, "mode_before": before["mode"], "status": before, "waited": 0}
 
@@ -162,6 +166,7 @@ class StateModule:
                 answer = self.call(ctx, before)
             except VaultError as err:
                 raise dr.fail_for(self.name, self.asked(p), url, err, self.error_hint(p, err, before)) from None
+            answered_at = time.time()
             if isinstance(answer, dict):
                 result.update(answer)
             else:
@@ -176,6 +181,8 @@ class StateModule:
                 result["waited"] = waited
         elif act:
             result["status"] = dr.read_status(client)
+        if act:
+            self.after_change(ctx, result, answered_at)
         return result
 
     def _check_missing(self, ctx: RunContext, before: StatusSummary) -> None:

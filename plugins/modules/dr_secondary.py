@@ -97,6 +97,19 @@ options:
       - Set V(true) only when the old primary is really gone or fenced although this secondary still sees it.
     type: bool
     default: false
+  wait_for_writes:
+    description:
+      - With O(state=promoted), after the promotion (and the wait for state V(running)), write to
+        C(cubbyhole/vaultops-dr/write-check) with O(token) until the new primary accepts it, polling like O(wait)
+        within O(wait_timeout): the moment clients can write again, which ends a failover's RTO. Cubbyhole is the
+        token's own storage, so the write touches nothing another client sees.
+      - Only after a promotion this run made; a cluster that is already a primary is left alone and not written.
+        Never in check mode.
+      - Needs a Vault token (O(token), or a login with O(auth_method)); the old primary's tokens are valid on the new
+        primary. A write refused with 403 fails at once, saying the token is not valid there.
+    type: bool
+    default: false
+    version_added: 1.1.0
   wait:
     description:
       - After a change, wait until the status shows it. Status is read after 0.2 s, then at doubling intervals up to
@@ -152,11 +165,13 @@ EXAMPLES = r"""
     state: enabled
     wait_timeout: 600
 
-- name: Failover - promote B (after demoting A)
+- name: Failover - promote B (after demoting A), and wait until it accepts writes
   vaultops.dr.dr_secondary:
     url: https://vault-b.example.com:8200
+    token: "{{ vault_a_admin_token }}"  # the old primary's tokens are valid on the new primary
     state: promoted
     dr_operation_token: "{{ dr_op_token }}"
+    wait_for_writes: true
 
 - name: Attach the demoted A to the new primary B
   vaultops.dr.dr_secondary:
@@ -198,6 +213,24 @@ waited:
   returned: success
   type: float
   sample: 14.0
+promoted_at:
+  description: When the promote call was answered (seconds since the epoch, the controller's clock).
+  returned: when O(wait_for_writes=true) and the module promoted the cluster
+  type: float
+  sample: 1796112000.25
+  version_added: 1.1.0
+writes_accepted_at:
+  description: When the new primary accepted the write of O(wait_for_writes) (seconds since the epoch).
+  returned: when O(wait_for_writes=true) and the module promoted the cluster
+  type: float
+  sample: 1796112000.61
+  version_added: 1.1.0
+writes_accepted_after:
+  description: Seconds from the promote call's answer to the accepted write.
+  returned: when O(wait_for_writes=true) and the module promoted the cluster
+  type: float
+  sample: 0.36
+  version_added: 1.1.0
 vault_warnings:
   description:
     - Warnings Vault sent with its answers, for example that the secondary will be unavailable until its
@@ -223,6 +256,7 @@ ARGSPEC = dict(
     update_primary_addrs=dict(type="list", elements="str"),
     force=dict(type="bool", default=False),
     allow_two_primaries=dict(type="bool", default=False),
+    wait_for_writes=dict(type="bool", default=False),
 )
 MUTUALLY_EXCLUSIVE = [("activation_token", "update_primary_addrs")]
 

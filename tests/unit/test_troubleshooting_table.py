@@ -322,6 +322,16 @@ CASES = {
                          ("POST", V + "sys/replication/dr/secondary/enable", {"status": 204}),
                          ("GET", STATUS, {"json": fixture("status_primary")})),
         tolerated_writes=1, accepted_writes=True),
+    "promoted, write refused": Case(
+        "state", dr_secondary, "the promoted cluster refuses the write check: `token` is not valid there",
+        dict(PROMOTE, allow_two_primaries=True, wait_for_writes=True), "Check that token is valid on it",
+        "the old primary's token (valid on every cluster after set-up); the promotion stands",
+        answers=_answers(("GET", STATUS, {"json": fixture("status_secondary")}),
+                         ("POST", V + "sys/replication/dr/secondary/promote", {"status": 204}),
+                         ("GET", STATUS, {"json": fixture("status_primary_fresh")}),
+                         ("POST", V + "cubbyhole/vaultops-dr/write-check", {"status": 403,
+                                                                            "json": fixture("error_403")})),
+        tolerated_writes=2),
     "catch up with a non-primary": Case(
         "state", dr_status, "`catch_up_with` names a cluster that is not a primary",
         {"catch_up_with": "https://10.0.1.11:8200"}, "is not a DR primary",

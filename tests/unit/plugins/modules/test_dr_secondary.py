@@ -236,6 +236,53 @@ def test_promote_post_refused_with_503_then_accepted(vault):
     assert len(writes(vault)) == 2
 
 
+# -- wait_for_writes: the promotion's RTO ends inside the module ---------------------------------------
+WRITE_CHECK = "cubbyhole/vaultops-dr/write-check"
+
+
+def test_wait_for_writes_writes_with_the_token_until_accepted(vault, fake_time):
+    status(vault, "status_secondary", "status_primary_fresh")
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=204)
+    vault.add(responses.POST, vault.base + WRITE_CHECK, status=503, json={"errors": ["Vault is sealed"]})
+    vault.add(responses.POST, vault.base + WRITE_CHECK, status=412, json=fixture("error_412"))
+    vault.add(responses.POST, vault.base + WRITE_CHECK, status=204)
+    result = run(dict(PROMOTE, wait_for_writes=True))
+    assert result["changed"] is True
+    promote, *checks = writes(vault)
+    assert promote.request.url.endswith("/promote") and len(checks) == 3
+    assert {c.request.headers["X-Vault-Token"] for c in checks} == {BASE_ARGS["token"]}
+    assert "written_at" in body(checks[-1])
+    assert fake_time["sleeps"][-2:] == [0.2, 0.4]  # polled fast, like the status waits
+    assert result["writes_accepted_at"] >= result["promoted_at"] and result["writes_accepted_after"] >= 0
+    no_secrets(result)
+
+
+def test_wait_for_writes_refused_with_403_fails_at_once(vault, fake_time):
+    status(vault, "status_secondary", "status_primary_fresh")
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=204)
+    vault.add(responses.POST, vault.base + WRITE_CHECK, status=403, json=fixture("error_403"))
+    result = run(dict(PROMOTE, wait_for_writes=True))
+    assert result["failed"] and "was promoted, but it refused the write" in result["msg"]
+    assert "Check that token is valid on it" in result["msg"] and result["http_status"] == 403
+    assert len(writes(vault)) == 2 and fake_time["sleeps"] == []  # no poll: waiting cannot change a 403
+    no_secrets(result)
+
+
+def test_wait_for_writes_needs_a_token_before_any_write(vault):
+    status(vault, "status_secondary")
+    result = run(dict(PROMOTE, wait_for_writes=True), with_token=False)
+    assert result["failed"] and "needs token (wait_for_writes writes with it)" in result["msg"]
+    assert writes(vault) == []
+
+
+def test_wait_for_writes_is_no_write_without_a_promotion_or_in_check_mode(vault):
+    status(vault, "status_primary_fresh", "status_secondary")
+    assert run(dict(PROMOTE, wait_for_writes=True))["changed"] is False
+    result = run(dict(PROMOTE, wait_for_writes=True), check_mode=True)
+    assert result["changed"] is True and "writes_accepted_at" not in result
+    assert writes(vault) == []
+
+
 @pytest.mark.parametrize("name", ["status_primary_fresh", "status_primary_legacy"])
 def test_promote_on_primary_is_no_change_even_without_op_token(vault, name):
     status(vault, name)
