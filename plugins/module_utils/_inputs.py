@@ -33,7 +33,7 @@ INT_RANGES = {
 # Vault durations: option -> (lowest seconds, highest seconds).
 DURATIONS = {"ttl": (1, 10 * 365 * 86400), "min_ttl": (0, 10 * 365 * 86400)}
 # Options that hold an address: a token or key there is a secret in the wrong field.
-ADDRESS_OPTIONS = ("url", "primary_api_addr", "primary_cluster_addr", "catch_up_with")
+ADDRESS_OPTIONS = ("url", "primary_api_addr", "primary_cluster_addr", "catch_up_with", "demote_primary")
 ADDRESS_LISTS = ("update_primary_addrs",)
 ID_OPTIONS = ("id",)
 ID_LISTS = ("expect_secondaries",)

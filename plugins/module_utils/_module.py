@@ -99,10 +99,18 @@ class VaultModule(AnsibleModule):
         return VaultClient(url, ca_cert=p["ca_cert"], validate_certs=p["validate_certs"],
                            timeout=p["timeout"], retries=p["retries"], namespace=p["namespace"])
 
+    def authenticated_client(self, url):
+        """A client for another cluster that sends this module's token (given, or got by its login), with this
+        module's TLS, timeout and retry options."""
+        client = self.unauthenticated_client(url)
+        client.token_source = self.client.token_source
+        return client
+
     def context(self):
         """This run as plain values for the domain code (which never sees AnsibleModule)."""
         return RunContext(self.client, self.params, check_mode=self.check_mode, diff=self._diff,
-                          warn=self.warn, client_for=self.unauthenticated_client)
+                          warn=self.warn, client_for=self.unauthenticated_client,
+                          authenticated_client_for=self.authenticated_client)
 
     @property
     def vault_warnings(self):

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 from ansible_collections.vaultops.dr.plugins.module_utils import _replication as dr
 from ansible_collections.vaultops.dr.plugins.module_utils._client import VaultError
 from ansible_collections.vaultops.dr.plugins.module_utils._errors import ModuleFailure, activation_token_refused, explain
-from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, StateModule, Table
+from ansible_collections.vaultops.dr.plugins.module_utils._primary_state import SPEC as PRIMARY
+from ansible_collections.vaultops.dr.plugins.module_utils._state import ACT, NO_CHANGE, Refuse, RunContext, StateModule, Table
 
 if TYPE_CHECKING:
     from ansible_collections.vaultops.dr.plugins.module_utils._diff import DifferenceTracker
     from ansible_collections.vaultops.dr.plugins.module_utils._dr_status import StatusSummary
-    from ansible_collections.vaultops.dr.plugins.module_utils._state import RunContext
 
 TARGET = {"enabled": "secondary", "promoted": "primary", "primary_updated": "secondary", "disabled": "disabled"}
 WHAT = {"enabled": "a healthy DR secondary", "promoted": "mode primary, state running",
@@ -33,6 +33,8 @@ ACTIVATION_HINT = ("Check that this cluster can reach the primary's API (primary
 HOW_TO_GET = {
     "token (wait_for_writes writes with it)": "Give token (the primary's token is valid on the new primary), or set "
                                               "wait_for_writes=false.",
+    "token (demote_primary demotes with it)": "Give token: one valid on the old primary with update on "
+                                              "sys/replication/dr/primary/demote.",
     "dr_operation_token": OPERATION_HINT,
     "activation_token": "Issue one on the primary with vaultops.dr.dr_secondary_token.",
     "activation_token (or update_primary_addrs)": "Issue one on the new primary with vaultops.dr.dr_secondary_token.",
@@ -80,14 +82,29 @@ class SecondaryModule(StateModule):
 
     def guard(self, ctx: RunContext, before: StatusSummary) -> None:
         p = ctx.params
-        if p["state"] == "promoted" and not p.get("allow_two_primaries"):
+        if p["state"] != "promoted":
+            return
+        if p.get("demote_primary"):
+            # Reads only: the demotion itself comes right before the promotion, and the two-primaries
+            # guard after it (before_call).
+            check_demotion(ctx, before)
+        elif not p.get("allow_two_primaries"):
             refuse_two_primaries(ctx, before)
+
+    def before_call(self, ctx: RunContext, before: StatusSummary) -> None:
+        p = ctx.params
+        if p["state"] == "promoted" and p.get("demote_primary"):
+            ctx.notes["demoted"] = demote_old_primary(ctx)
+            if not p.get("allow_two_primaries"):
+                refuse_two_primaries(ctx, before)
 
     def missing(self, p: Mapping[str, Any]) -> List[str]:
         # Checked only when acting, so a run that changes nothing needs neither a spent activation token nor an op token.
         missing = []
         if p["state"] == "promoted" and p.get("wait_for_writes") and not _can_authenticate(p):
             missing.append("token (wait_for_writes writes with it)")
+        if p["state"] == "promoted" and p.get("demote_primary") and not _can_authenticate(p):
+            missing.append("token (demote_primary demotes with it)")
         if p["state"] != "enabled" and not p["dr_operation_token"]:
             missing.append("dr_operation_token")
         if p["state"] == "enabled" and not p["activation_token"]:
@@ -109,6 +126,9 @@ class SecondaryModule(StateModule):
         return dr.disable_secondary(client, p["dr_operation_token"])
 
     def error_hint(self, p: Mapping[str, Any], err: VaultError, before: StatusSummary) -> Optional[str]:
+        if p["state"] == "promoted" and p.get("demote_primary"):
+            hint = OPERATION_HINT if err.status == 400 else ""
+            return (hint + " " + DEMOTED_NOT_PROMOTED % p["demote_primary"]).strip()
         if err.status != 400:
             return None
         if activation_token_refused(err):
@@ -148,6 +168,8 @@ class SecondaryModule(StateModule):
         return (state == "enabled" and dr.is_syncing(before)) or (state == "promoted" and not self.reached(p)(before))
 
     def after_change(self, ctx: RunContext, result: Dict[str, Any], answered_at: float) -> None:
+        if "demoted" in ctx.notes:
+            result["demoted_primary"] = ctx.notes["demoted"]
         if ctx.params["state"] == "promoted" and ctx.params.get("wait_for_writes"):
             result.update(wait_for_writes(ctx, answered_at))
 
@@ -156,6 +178,13 @@ class SecondaryModule(StateModule):
                 and not dr.is_syncing(before)):
             ctx.warn("%s is already a DR secondary (%s), so it was not enabled again: that would wipe it. To attach it "
                      "to a primary use state=primary_updated." % (ctx.params["url"], dr.describe(before)))
+
+    def track_run(self, ctx: RunContext, diff: DifferenceTracker, before: StatusSummary, act: bool) -> None:
+        self.track(diff, ctx.params, before, act)
+        old = ctx.notes.get("old_primary")
+        if act and old is not None:
+            diff.add("demote_primary", "%s (%s)" % (ctx.params["demote_primary"], old["mode"]),
+                     "%s (secondary)" % ctx.params["demote_primary"])
 
     def track(self, diff: DifferenceTracker, p: Mapping[str, Any], before: StatusSummary, act: bool) -> None:
         diff.add("mode", before["mode"], TARGET[p["state"]] if act else before["mode"], always=True)
@@ -229,3 +258,54 @@ def wait_for_writes(ctx: RunContext, answered_at: float) -> Dict[str, Any]:
     accepted_at = time.time()
     return {"promoted_at": answered_at, "writes_accepted_at": accepted_at,
             "writes_accepted_after": round(accepted_at - answered_at, 3)}
+
+
+DEMOTED_NOT_PROMOTED = ("The old primary %s was demoted by this run (or before it), so no cluster is a DR primary until "
+                        "a promotion succeeds: fix the cause and run again, it finds the demotion done.")
+
+
+def check_demotion(ctx: RunContext, before: StatusSummary) -> None:
+    """Before any write: demote_primary must answer, and be the primary this secondary replicates from (the
+    same DR cluster_id) or already demoted from it; anything else is refused, so no other cluster is demoted."""
+    url = str(ctx.params["demote_primary"])
+    if ctx.authenticated_client_for is None:  # a context without module (never from dr_secondary)
+        raise ModuleFailure("demote_primary needs a client for another cluster, which this run has none of.")
+    client = ctx.authenticated_client_for(url)
+    try:
+        old = dr.read_status(client)
+    except VaultError as err:
+        raise ModuleFailure(
+            "dr_secondary state=promoted on %s: refused before any write, since demote_primary %s does not answer "
+            "(%s): a planned failover demotes it first. If it is down or fenced, promote without demote_primary "
+            "(an unplanned failover)." % (ctx.params["url"], url, explain(err).rstrip(".")),
+            status=before, mode_before=before["mode"]) from None
+    same_set = old["cluster_id"] and old["cluster_id"] == before["cluster_id"]
+    if old["mode"] not in ("primary", "secondary") or not same_set:
+        raise ModuleFailure(
+            "dr_secondary state=promoted on %s: refused before any write, since demote_primary %s is %s (DR "
+            "cluster_id %s), not the primary this secondary replicates from (cluster_id %s). Nothing was demoted: "
+            "give the old primary's API address." % (ctx.params["url"], url, dr.describe(old),
+                                                     old["cluster_id"] or "none", before["cluster_id"] or "none"),
+            status=before, mode_before=before["mode"])
+    ctx.notes["old_primary"] = old
+    ctx.notes["old_primary_client"] = client
+
+
+def demote_old_primary(ctx: RunContext) -> Dict[str, Any]:
+    """Demote demote_primary as vaultops.dr.dr_primary state=demoted does (a lost answer settled by its status,
+    waiting until it shows mode secondary); return that module's result."""
+    p = ctx.params
+    params = {"state": "demoted", "url": p["demote_primary"], "wait": True, "wait_timeout": p["wait_timeout"],
+              "primary_cluster_addr": None}
+    demote = RunContext(ctx.notes["old_primary_client"], params, warn=ctx.warn, client_for=ctx.client_for)
+    failed_first = "dr_secondary state=promoted on %s: demoting demote_primary first failed, so this cluster was not " \
+                   "promoted: %s"
+    try:
+        result = PRIMARY.run(demote)
+    except ModuleFailure as failure:
+        raise ModuleFailure(failed_first % (p["url"], failure.msg), http_status=failure.result.get("http_status"),
+                            vault_errors=failure.result.get("vault_errors", [])) from None
+    except VaultError as err:
+        raise ModuleFailure(failed_first % (p["url"], explain(err)), http_status=err.status,
+                            vault_errors=err.errors) from None
+    return {k: result[k] for k in ("changed", "mode_before", "status", "waited") if k in result}

@@ -58,7 +58,8 @@ class RunContext:
 
     def __init__(self, client: VaultClient, params: Mapping[str, Any], check_mode: bool = False,
                  diff: bool = False, warn: Optional[Callable[[str], None]] = None,
-                 client_for: Optional[Callable[[str], VaultClient]] = None) -> None:
+                 client_for: Optional[Callable[[str], VaultClient]] = None,
+                 authenticated_client_for: Optional[Callable[[str], VaultClient]] = None) -> None:
         self.client = client
         self.params = params
         self.check_mode = check_mode
@@ -66,6 +67,10 @@ class RunContext:
         self.warn = warn or (lambda _msg: None)
         # An unauthenticated client for another cluster (with this run's TLS, timeout, retries).
         self.client_for = client_for
+        # The same, sending this run's token.
+        self.authenticated_client_for = authenticated_client_for
+        # What a module's hooks found out in this run and need again later (for example the guard's reads).
+        self.notes: Dict[str, Any] = {}
 
 
 class StateModule:
@@ -131,6 +136,13 @@ class StateModule:
     def track(self, diff: DifferenceTracker, p: Mapping[str, Any], before: StatusSummary, act: bool) -> None:
         """Add the fields this module changes (before, predicted after) to `diff`."""
 
+    def track_run(self, ctx: RunContext, diff: DifferenceTracker, before: StatusSummary, act: bool) -> None:
+        """`track`, for a module whose diff also needs what its guard read (ctx.notes)."""
+        self.track(diff, ctx.params, before, act)
+
+    def before_call(self, ctx: RunContext, before: StatusSummary) -> None:
+        """Writes that must come first, right before the call (never in check mode)."""
+
     def refuse(self, p: Mapping[str, Any], before: StatusSummary, todo: str) -> ModuleFailure:
         return dr.wrong_mode(self.name, self.asked(p), str(p["url"]), before, todo)
 
@@ -150,18 +162,19 @@ class StateModule:
             raise self.refuse(p, before, outcome.todo)
         act = outcome == ACT
         if act:
-            self.guard(ctx, before)
             self._check_missing(ctx, before)
+            self.guard(ctx, before)
 
         result = self.base_result(p, before, act)
         if ctx.diff:
             tracker = DifferenceTracker()
-            self.track(tracker, p, before, act)
+            self.track_run(ctx, tracker, before, act)
             result["diff"] = tracker.as_diff()
         if ctx.check_mode:
             return result
 
         if act:
+            self.before_call(ctx, before)
             try:
                 answer = self.call(ctx, before)
             except VaultError as err:

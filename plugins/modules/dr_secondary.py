@@ -97,11 +97,26 @@ options:
       - Set V(true) only when the old primary is really gone or fenced although this secondary still sees it.
     type: bool
     default: false
+  demote_primary:
+    description:
+      - With O(state=promoted), the API address of the DR primary this secondary replicates from, to demote in the
+        same run right before the promotion (a planned failover), so the time without a primary is one module run.
+      - Before any write the module reads it (with O(token), this run's TLS options, timeout and retries) and refuses
+        when it does not answer or is not a DR primary of the same DR cluster (its C(cluster_id)), so no other
+        cluster is demoted. An old primary that is already demoted is left alone (a resumed run).
+      - The demotion is that of O(vaultops.dr.dr_primary#module:state=demoted), waiting until it shows mode
+        V(secondary) within O(wait_timeout); if it fails, nothing is promoted. If the promotion fails after it, no
+        cluster is a primary until a run succeeds, and the message says so.
+      - Then the two-primaries guard of O(allow_two_primaries) runs as without this option, and finds the old
+        primary demoted.
+      - Needs a Vault token valid on the old primary with C(update) on C(sys/replication/dr/primary/demote).
+    type: str
+    version_added: 1.1.0
   wait_for_writes:
     description:
       - With O(state=promoted), after the promotion (and the wait for state V(running)), write to
         C(cubbyhole/vaultops-dr/write-check) with O(token) until the new primary accepts it, polling like O(wait)
-        within O(wait_timeout): the moment clients can write again, which ends a failover's RTO. Cubbyhole is the
+        within O(wait_timeout). That is the moment clients can write again, which ends a failover's RTO. Cubbyhole is the
         token's own storage, so the write touches nothing another client sees.
       - Only after a promotion this run made; a cluster that is already a primary is left alone and not written.
         Never in check mode.
@@ -173,6 +188,15 @@ EXAMPLES = r"""
     dr_operation_token: "{{ dr_op_token }}"
     wait_for_writes: true
 
+- name: Planned failover in one task - demote A, promote B, wait until B accepts writes
+  vaultops.dr.dr_secondary:
+    url: https://vault-b.example.com:8200
+    token: "{{ vault_a_admin_token }}"
+    state: promoted
+    dr_operation_token: "{{ dr_op_token }}"
+    demote_primary: https://vault-a.example.com:8200
+    wait_for_writes: true
+
 - name: Attach the demoted A to the new primary B
   vaultops.dr.dr_secondary:
     url: https://vault-a.example.com:8200
@@ -213,6 +237,14 @@ waited:
   returned: success
   type: float
   sample: 14.0
+demoted_primary:
+  description:
+    - With O(demote_primary), the demotion's result as M(vaultops.dr.dr_primary) returns it (C(changed), C(mode_before),
+      C(status) of the old primary, C(waited)).
+  returned: when O(demote_primary) is set and the module promoted the cluster
+  type: dict
+  sample: {changed: true, mode_before: primary, waited: 0.4, status: {mode: secondary, state: idle}}
+  version_added: 1.1.0
 promoted_at:
   description: When the promote call was answered (seconds since the epoch, the controller's clock).
   returned: when O(wait_for_writes=true) and the module promoted the cluster
@@ -257,6 +289,7 @@ ARGSPEC = dict(
     force=dict(type="bool", default=False),
     allow_two_primaries=dict(type="bool", default=False),
     wait_for_writes=dict(type="bool", default=False),
+    demote_primary=dict(type="str"),
 )
 MUTUALLY_EXCLUSIVE = [("activation_token", "update_primary_addrs")]
 

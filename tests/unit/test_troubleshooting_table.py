@@ -322,6 +322,20 @@ CASES = {
                          ("POST", V + "sys/replication/dr/secondary/enable", {"status": 204}),
                          ("GET", STATUS, {"json": fixture("status_primary")})),
         tolerated_writes=1, accepted_writes=True),
+    "demote_primary of another set": Case(
+        "state", dr_secondary, "`demote_primary` names a primary of another DR replication set",
+        dict(PROMOTE, demote_primary="https://vault-x.test:8200"), "not the primary this secondary replicates from",
+        "the old primary's API address (the failover role passes its `vault_addr`)",
+        answers=_answers(("GET", STATUS, {"json": fixture("status_secondary")}),
+                         ("GET", "https://vault-x.test:8200/v1/sys/replication/dr/status", {"json": {"data": dict(
+                             fixture("status_primary")["data"], cluster_id="0000aaaa-1111-2222-3333-444455556666")}}))),
+    "demote_primary not answering": Case(
+        "state", dr_secondary, "`demote_primary` does not answer (a planned failover cannot demote it)",
+        dict(PROMOTE, demote_primary="https://vault-x.test:8200", retries=0), "does not answer",
+        "bring it back, or once it is down or fenced promote without it (the failover role: `failover_mode: unplanned`)",
+        answers=_answers(("GET", STATUS, {"json": fixture("status_secondary")}),
+                         ("GET", "https://vault-x.test:8200/v1/sys/replication/dr/status", {
+                             "body": requests.exceptions.ConnectionError("[Errno 111] Connection refused")}))),
     "promoted, write refused": Case(
         "state", dr_secondary, "the promoted cluster refuses the write check: `token` is not valid there",
         dict(PROMOTE, allow_two_primaries=True, wait_for_writes=True), "Check that token is valid on it",
@@ -466,7 +480,8 @@ def test_bad_input_or_state_fails_clearly_and_changes_nothing(name, keys):
 
 
 # -- the table -------------------------------------------------------------------------------------------
-_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+# Nonces the fake server draws (uuid4); the recorded answers' fixed ids stay as they are.
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b")
 _FINGERPRINT = re.compile(r"\b[0-9a-fA-F]{40}\b")
 
 

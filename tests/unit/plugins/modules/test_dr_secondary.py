@@ -283,6 +283,95 @@ def test_wait_for_writes_is_no_write_without_a_promotion_or_in_check_mode(vault)
     assert writes(vault) == []
 
 
+# -- demote_primary: a planned failover's demote and promote in one run ----------------------------------
+OLD = "https://vault-a.test:8200/v1/"
+
+
+def old_primary(vault, *names, demote_status=204):
+    for name in names:
+        vault.add(responses.GET, OLD + STATUS, json=fixture(name))
+    vault.add(responses.POST, OLD + "sys/replication/dr/primary/demote", status=demote_status,
+              json={"errors": ["demote refused"]} if demote_status >= 400 else None)
+
+
+DEMOTE_AND_PROMOTE = dict(PROMOTE, demote_primary="https://vault-a.test:8200")
+
+
+def test_demote_primary_demotes_then_promotes(vault):
+    status(vault, "status_secondary", "status_primary_fresh")
+    old_primary(vault, "status_primary", "status_primary", "status_demoted")  # the guard's read, the demotion's
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=204)
+    result = run(DEMOTE_AND_PROMOTE, diff=True)
+    assert result["changed"] is True and result["status"]["mode"] == "primary"
+    assert [c.request.url for c in writes(vault)] == [OLD + "sys/replication/dr/primary/demote",
+                                                      vault.base + SECONDARY + "promote"]
+    assert writes(vault)[0].request.headers["X-Vault-Token"] == BASE_ARGS["token"]
+    assert result["demoted_primary"]["changed"] is True and result["demoted_primary"]["mode_before"] == "primary"
+    assert result["diff"]["after"]["demote_primary"] == "https://vault-a.test:8200 (secondary)"
+    no_secrets(result)
+
+
+def test_demote_primary_already_demoted_is_a_resumed_run(vault):
+    status(vault, "status_secondary", "status_primary_fresh")
+    old_primary(vault, "status_demoted")
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=204)
+    result = run(DEMOTE_AND_PROMOTE)
+    assert result["changed"] is True and result["demoted_primary"]["changed"] is False
+    assert [c.request.url for c in writes(vault)] == [vault.base + SECONDARY + "promote"]
+
+
+def test_demote_primary_of_another_replication_set_is_refused_before_any_write(vault):
+    status(vault, "status_secondary")
+    other = fixture("status_primary")
+    other["data"]["cluster_id"] = "0000aaaa-1111-2222-3333-444455556666"
+    vault.add(responses.GET, OLD + STATUS, json=other)
+    for check_mode in (True, False):
+        result = run(DEMOTE_AND_PROMOTE, check_mode=check_mode)
+        assert result["failed"] and "not the primary this secondary replicates from" in result["msg"]
+        assert "Nothing was demoted" in result["msg"]
+    assert writes(vault) == []
+
+
+def test_demote_primary_not_answering_is_refused_before_any_write(vault):
+    status(vault, "status_secondary")
+    vault.add(responses.GET, OLD + STATUS, body=requests.exceptions.ConnectionError("[Errno 111] Connection refused"))
+    result = run(dict(DEMOTE_AND_PROMOTE, retries=0))
+    assert result["failed"] and "does not answer" in result["msg"] and "unplanned" in result["msg"]
+    assert writes(vault) == []
+
+
+def test_demote_primary_refused_promotes_nothing(vault):
+    status(vault, "status_secondary")
+    old_primary(vault, "status_primary", demote_status=400)
+    result = run(DEMOTE_AND_PROMOTE)
+    assert result["failed"] and "demoting demote_primary first failed, so this cluster was not promoted" in result["msg"]
+    assert "demote refused" in result["msg"] and result["http_status"] == 400
+    assert [c.request.url for c in writes(vault)] == [OLD + "sys/replication/dr/primary/demote"]
+
+
+def test_promotion_failing_after_the_demotion_says_no_cluster_is_primary(vault):
+    status(vault, "status_secondary")
+    old_primary(vault, "status_primary", "status_primary", "status_demoted")
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=400, json=fixture("error_400_op_token"))
+    result = run(DEMOTE_AND_PROMOTE)
+    assert result["failed"] and "Check dr_operation_token" in result["msg"]
+    assert "was demoted by this run" in result["msg"] and "no cluster is a DR primary" in result["msg"]
+
+
+def test_demote_primary_check_mode_reads_only(vault):
+    status(vault, "status_secondary")
+    old_primary(vault, "status_primary")
+    result = run(DEMOTE_AND_PROMOTE, check_mode=True, diff=True)
+    assert result["changed"] is True and writes(vault) == []
+    assert result["diff"]["before"]["demote_primary"] == "https://vault-a.test:8200 (primary)"
+
+
+def test_demote_primary_needs_a_token(vault):
+    status(vault, "status_secondary")
+    result = run(DEMOTE_AND_PROMOTE, with_token=False)
+    assert result["failed"] and "demote_primary demotes with it" in result["msg"] and writes(vault) == []
+
+
 @pytest.mark.parametrize("name", ["status_primary_fresh", "status_primary_legacy"])
 def test_promote_on_primary_is_no_change_even_without_op_token(vault, name):
     status(vault, name)
