@@ -301,7 +301,7 @@ def demote_old_primary(ctx: RunContext) -> Dict[str, Any]:
     failed_first = "dr_secondary state=promoted on %s: demoting demote_primary first failed, so this cluster was not " \
                    "promoted: %s"
     try:
-        result = PRIMARY.run(demote)
+        result = PRIMARY.run(demote, before=ctx.notes["old_primary"])  # check_demotion's read, just before
     except ModuleFailure as failure:
         raise ModuleFailure(failed_first % (p["url"], failure.msg), http_status=failure.result.get("http_status"),
                             vault_errors=failure.result.get("vault_errors", [])) from None

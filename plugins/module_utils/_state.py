@@ -153,10 +153,12 @@ class StateModule:
             return NO_CHANGE
         return outcome
 
-    def run(self, ctx: RunContext) -> Dict[str, Any]:
+    def run(self, ctx: RunContext, before: Optional[StatusSummary] = None) -> Dict[str, Any]:
+        """`before`: the cluster's status when the caller has just read it (it is read otherwise)."""
         p, client = ctx.params, ctx.client
         url = str(p["url"])
-        before = dr.read_status(client)
+        if before is None:
+            before = dr.read_status(client)
         outcome = self.outcome(p, before)
         if isinstance(outcome, Refuse):
             raise self.refuse(p, before, outcome.todo)

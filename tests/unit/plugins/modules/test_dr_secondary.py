@@ -299,7 +299,7 @@ DEMOTE_AND_PROMOTE = dict(PROMOTE, demote_primary="https://vault-a.test:8200")
 
 def test_demote_primary_demotes_then_promotes(vault):
     status(vault, "status_secondary", "status_primary_fresh")
-    old_primary(vault, "status_primary", "status_primary", "status_demoted")  # the guard's read, the demotion's
+    old_primary(vault, "status_primary", "status_demoted")  # read once before the demotion, then its wait
     vault.add(responses.POST, vault.base + SECONDARY + "promote", status=204)
     result = run(DEMOTE_AND_PROMOTE, diff=True)
     assert result["changed"] is True and result["status"]["mode"] == "primary"
@@ -308,6 +308,8 @@ def test_demote_primary_demotes_then_promotes(vault):
     assert writes(vault)[0].request.headers["X-Vault-Token"] == BASE_ARGS["token"]
     assert result["demoted_primary"]["changed"] is True and result["demoted_primary"]["mode_before"] == "primary"
     assert result["diff"]["after"]["demote_primary"] == "https://vault-a.test:8200 (secondary)"
+    # the read before the demotion serves the guard and the demotion both; the second is the demotion's wait
+    assert len([c for c in vault.calls if c.request.url == OLD + STATUS]) == 2
     no_secrets(result)
 
 
@@ -351,7 +353,7 @@ def test_demote_primary_refused_promotes_nothing(vault):
 
 def test_promotion_failing_after_the_demotion_says_no_cluster_is_primary(vault):
     status(vault, "status_secondary")
-    old_primary(vault, "status_primary", "status_primary", "status_demoted")
+    old_primary(vault, "status_primary", "status_demoted")
     vault.add(responses.POST, vault.base + SECONDARY + "promote", status=400, json=fixture("error_400_op_token"))
     result = run(DEMOTE_AND_PROMOTE)
     assert result["failed"] and "Check dr_operation_token" in result["msg"]
