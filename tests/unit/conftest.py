@@ -143,6 +143,12 @@ def writes(vault):
     return [c for c in vault.calls if c.request.method != "GET"]
 
 
+def gpg_batch(home, *args, text=True):
+    """Run gpg non-interactively in the GnuPG home `home` (keys without passphrase); return its stdout."""
+    return subprocess.run(["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+                           *args], check=True, capture_output=True, text=text).stdout
+
+
 @pytest.fixture(scope="session")
 def pgp():
     """A throwaway key pair in a temporary GNUPGHOME (passphrase protected)."""

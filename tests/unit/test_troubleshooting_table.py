@@ -25,7 +25,7 @@ import pytest
 import requests
 import responses
 from ceremony_fakes import FakeCeremonyServer, new_shares
-from conftest import BASE_ARGS, fixture, run_module
+from conftest import BASE_ARGS, fixture, gpg_batch, run_module
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _token_generation as tg
 from ansible_collections.vaultops.dr.plugins.modules import (
@@ -94,6 +94,15 @@ def _answers(*items):
         for method, url, kwargs in items:
             vault.add(method, url, **kwargs)
     return queue
+
+
+def _write_refused(status_fixture, path, status, body):
+    """The cluster's recorded status, then its refusal of the write to `path`."""
+    return _answers(("GET", STATUS, {"json": fixture(status_fixture)}),
+                    ("POST", V + path, {"status": status, "json": body}))
+
+
+SPENT_ACTIVATION = {"errors": ["wrapping token is not valid or does not exist"]}
 
 
 def _ceremony(start=None, status_fixture="optoken_status_secondary", **server_kw):
@@ -243,39 +252,32 @@ CASES = {
     "invalid token": Case(
         "server", dr_primary, "a Vault token that is invalid or lacks the policy", {"state": "enabled"},
         "token is invalid", "a valid `token`; after set-up the primary's token works on every cluster",
-        answers=_answers(("GET", STATUS, {"json": fixture("status_disabled")}),
-                         ("POST", V + "sys/replication/dr/primary/enable", {"status": 403, "json": fixture("error_403")})),
+        answers=_write_refused("status_disabled", "sys/replication/dr/primary/enable", 403, fixture("error_403")),
         tolerated_writes=1),
     "spent activation token, enable": Case(
         "server", dr_secondary, "a spent or expired activation token (`state=enabled`)", dict(ENABLE),
         "activation token is spent, expired", "`dr_secondary_token force=true` on the primary, then run again",
-        answers=_answers(("GET", STATUS, {"json": fixture("status_disabled")}),
-                         ("POST", V + "sys/replication/dr/secondary/enable",
-                          {"status": 400, "json": {"errors": ["wrapping token is not valid or does not exist"]}})),
+        answers=_write_refused("status_disabled", "sys/replication/dr/secondary/enable", 400, SPENT_ACTIVATION),
         tolerated_writes=1),
     "spent activation token, update-primary": Case(
         "server", dr_secondary, "a spent or expired activation token (`state=primary_updated`)", dict(UPDATE),
         "activation token is spent, expired", "as above (the message leads with the activation token, not the op token)",
-        answers=_answers(("GET", STATUS, {"json": fixture("status_demoted")}),
-                         ("POST", V + "sys/replication/dr/secondary/update-primary",
-                          {"status": 400, "json": {"errors": ["wrapping token is not valid or does not exist"]}})),
+        answers=_write_refused("status_demoted", "sys/replication/dr/secondary/update-primary", 400,
+                               SPENT_ACTIVATION),
         tolerated_writes=1),
     "secondary cannot unwrap": Case(
         "server", dr_secondary, "the secondary cannot reach the primary's API to unwrap the activation token",
         dict(ENABLE), "could not reach the primary to unwrap",
         "network, DNS and `ca_file` (a path on the Vault server) from the secondary to `primary_api_addr`; retry",
-        answers=_answers(("GET", STATUS, {"json": fixture("status_disabled")}),
-                         ("POST", V + "sys/replication/dr/secondary/enable", {"status": 400, "json": {"errors": [
-                             "error response unwrapping secondary token; status code is 503, message is \"Vault is "
-                             "sealed\""]}})),
+        answers=_write_refused("status_disabled", "sys/replication/dr/secondary/enable", 400, {"errors": [
+            "error response unwrapping secondary token; status code is 503, message is \"Vault is sealed\""]}),
         tolerated_writes=1),
     "bad op token": Case(
         "server", dr_secondary, "a DR operation token that is wrong, deleted or another cluster's",
         dict(PROMOTE, allow_two_primaries=True), "Check dr_operation_token",
         "make one on **this** cluster (`dr_operation_token`), or use a batch token",
-        answers=_answers(("GET", STATUS, {"json": fixture("status_secondary")}),
-                         ("POST", V + "sys/replication/dr/secondary/promote",
-                          {"status": 400, "json": fixture("error_400_op_token")})),
+        answers=_write_refused("status_secondary", "sys/replication/dr/secondary/promote", 400,
+                               fixture("error_400_op_token")),
         tolerated_writes=1),
     # -- state --------------------------------------------------------------------------------------
     "enable secondary on a primary": Case(
@@ -419,18 +421,13 @@ CASES = {
 }
 
 
-def _gpg(home, *args, text=True):
-    return subprocess.run(["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
-                           *args], check=True, capture_output=True, text=text).stdout
-
-
 @pytest.fixture(scope="module")
 def keys():
     """A sign-only key and a full key's private block, made by gnupg in a throwaway home."""
     home = tempfile.mkdtemp(prefix="vaultops-table-")
-    _gpg(home, "--quick-gen-key", "signonly@vaultops.test", "ed25519", "sign", "never")
-    made = {"@signonly": _gpg(home, "--armor", "--export", "signonly@vaultops.test"),
-            "@private": _gpg(home, "--armor", "--export-secret-keys", "signonly@vaultops.test")}
+    gpg_batch(home, "--quick-gen-key", "signonly@vaultops.test", "ed25519", "sign", "never")
+    made = {"@signonly": gpg_batch(home, "--armor", "--export", "signonly@vaultops.test"),
+            "@private": gpg_batch(home, "--armor", "--export-secret-keys", "signonly@vaultops.test")}
     yield made
     subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False, capture_output=True)
     shutil.rmtree(home, ignore_errors=True)

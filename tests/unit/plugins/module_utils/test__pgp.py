@@ -10,18 +10,14 @@ import tempfile
 import time
 
 import pytest
+from conftest import gpg_batch
 
 from ansible_collections.vaultops.dr.plugins.module_utils import _pgp
 from ansible_collections.vaultops.dr.plugins.module_utils._otp import TokenGenerationError
 
 
-def gpg(home, *args, text=True):
-    return subprocess.run(["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
-                           *args], check=True, capture_output=True, text=text).stdout
-
-
 def fingerprint_of(home, uid):
-    for line in gpg(home, "--with-colons", "--list-keys", uid).splitlines():
+    for line in gpg_batch(home, "--with-colons", "--list-keys", uid).splitlines():
         if line.startswith("fpr:"):
             return line.split(":")[9].lower()
     raise AssertionError("no key for %s" % uid)
@@ -34,15 +30,15 @@ def keys():
     made = {}
     for name, algo in (("signonly", "ed25519"), ("rsasign", "rsa2048"), ("full", "ed25519"), ("expiring", "ed25519")):
         uid = "%s@vaultops.test" % name
-        gpg(home, "--quick-gen-key", uid, algo, "sign", "never")  # sign-only (gpg's "default" RSA-3072 is slow)
+        gpg_batch(home, "--quick-gen-key", uid, algo, "sign", "never")  # sign-only (gpg's "default" RSA-3072 is slow)
         made[name] = {"uid": uid, "fpr": fingerprint_of(home, uid)}
     # an encryption subkey, and one that expires in one day
-    gpg(home, "--quick-add-key", made["full"]["fpr"].upper(), "cv25519", "encr", "never")
-    gpg(home, "--quick-add-key", made["expiring"]["fpr"].upper(), "cv25519", "encr", "1d")
+    gpg_batch(home, "--quick-add-key", made["full"]["fpr"].upper(), "cv25519", "encr", "never")
+    gpg_batch(home, "--quick-add-key", made["expiring"]["fpr"].upper(), "cv25519", "encr", "1d")
     for info in made.values():
-        info["armor"] = gpg(home, "--armor", "--export", info["uid"])
-        info["raw"] = gpg(home, "--export", info["uid"], text=False)
-        info["private"] = gpg(home, "--armor", "--export-secret-keys", info["uid"])
+        info["armor"] = gpg_batch(home, "--armor", "--export", info["uid"])
+        info["raw"] = gpg_batch(home, "--export", info["uid"], text=False)
+        info["private"] = gpg_batch(home, "--armor", "--export-secret-keys", info["uid"])
     yield made
     subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False, capture_output=True)
     shutil.rmtree(home, ignore_errors=True)
