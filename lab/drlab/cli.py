@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="add this many seconds of latency before the request is processed (0 removes it); with --path only there")
     p.add_argument("--drop-answer", action="store_true",
                    help="process the next --count matching requests, then close the connection without any HTTP response")
+    p.add_argument("--after-acting", action="store_true",
+                   help="with --status: process the matching requests, then answer --status with a load balancer's page")
+    p.add_argument("--redirect", metavar="URL",
+                   help="answer 307 with Location URL + the request's path (nothing processed)")
     p.add_argument("--cut-link", metavar="OTHER", help="cut the replication link between NAME and OTHER")
     p.add_argument("--restore-link", metavar="OTHER", help="restore the replication link between NAME and OTHER")
     p.add_argument("--clear", action="store_true", help="remove every fault, latency and cut link on NAME")
@@ -133,11 +137,16 @@ def _run(lab: Lab, args: argparse.Namespace) -> int:
         if args.drop_answer:
             lab.fault(args.name, path=args.path or "*", count=args.count, method=args.method, drop_answer=True)
             did = True
+        elif args.redirect:
+            lab.redirect(args.name, args.redirect, path=args.path or "*", count=args.count, method=args.method)
+            did = True
         elif args.status is not None:
-            lab.fault(args.name, path=args.path or "*", status=args.status, count=args.count, method=args.method, message=args.message)
+            lab.fault(args.name, path=args.path or "*", status=args.status, count=args.count, method=args.method, message=args.message,
+                      after_acting=args.after_acting)
             did = True
         if not did:
-            print("drlab fault: give --status, --drop-answer, --latency, --cut-link, --restore-link or --clear", file=sys.stderr)
+            print("drlab fault: give --status, --drop-answer, --redirect, --latency, --cut-link, --restore-link or --clear",
+                  file=sys.stderr)
             return 2
     return 0
 

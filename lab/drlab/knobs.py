@@ -43,17 +43,27 @@ class Knobs:
 
     # ------------------------------------------------------------ faults
     def fault(self, name: str, path: str = "*", status: int = 503, count: int = 1, method: str = "", message: str = "",
-              drop_answer: bool = False) -> dict[str, Any]:
+              drop_answer: bool = False, after_acting: bool = False) -> dict[str, Any]:
         """Answer the next ``count`` requests matching ``path`` (glob, without /v1/; -1 = forever) with ``status``.
 
         ``drop_answer``: instead, process each matching request fully (the DR operation or OpenBao's work takes
         effect) and then close the client's connection without sending any HTTP response (a lost answer).
+        ``after_acting``: process each matching request fully, then answer ``status`` with a load balancer's HTML
+        page instead of Vault's answer (no Vault ``errors`` body: the client cannot tell whether Vault acted).
         """
         if drop_answer:
             return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "drop_answer": True,
                                         "count": int(count), "method": method})
         return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "status": int(status), "count": int(count),
-                                    "method": method, "message": message})
+                                    "method": method, "message": message, "after_acting": bool(after_acting)})
+
+    def redirect(self, name: str, location: str, path: str = "*", count: int = 1, method: str = "",
+                 status: int = 307) -> dict[str, Any]:
+        """Answer the next ``count`` requests matching ``path`` with ``status`` (307) and ``Location`` =
+        ``location`` (a base URL such as ``https://127.0.0.1:9999``) + the request's own path and query; the request
+        is not processed. A test points it at a listener it owns to see what a client sends there."""
+        return self._control(name, {"action": "fault", "path": _norm_path(path) or "*", "redirect": location,
+                                    "count": int(count), "method": method, "status": int(status)})
 
     def latency(self, name: str, seconds: float, path: str | None = None, count: int = -1, method: str = "") -> dict[str, Any]:
         """Add ``seconds`` of latency to requests (matching ``path`` and ``method`` if given); 0 removes it. The

@@ -122,6 +122,34 @@ def test_drop_answer_processes_then_closes(env):
     assert a("POST", P + "primary/disable", token=ta, json={}).status_code == 200
 
 
+def test_after_acting_answers_a_load_balancers_page(env):
+    lab, a, ta = env["lab"], env["a"], env["ta"]
+    lab.fault("a", path="kv/behind-lb", method="PUT", status=503, after_acting=True)
+    r = a("PUT", "kv/behind-lb", token=ta, json={"v": "acted"})
+    assert r.status_code == 503 and "errors" not in r.text and "Service Unavailable" in r.text
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert a("GET", "kv/behind-lb", token=ta).json()["data"] == {"v": "acted"}  # Vault acted all the same
+    # a DR operation, through the CLI
+    r = drlab(lab.dir, "fault", "a", "--path", P + "primary/enable", "--status", "502", "--after-acting")
+    assert r.returncode == 0, r.stderr
+    assert a("POST", P + "primary/enable", token=ta, json={}).status_code == 502
+    assert a.dr()["mode"] == "primary"
+    assert a("POST", P + "primary/disable", token=ta, json={}).status_code == 200
+
+
+def test_redirect_sends_the_client_elsewhere_unprocessed(env):
+    lab, a, ta = env["lab"], env["a"], env["ta"]
+    lab.redirect("a", "https://127.0.0.1:9/elsewhere", path="kv/redirected", method="PUT")
+    r = a("PUT", "kv/redirected?x=1", token=ta, json={"v": "no"}, allow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["Location"] == "https://127.0.0.1:9/elsewhere/v1/kv/redirected?x=1"
+    assert a("GET", "kv/redirected", token=ta).status_code == 404  # not processed
+    r = drlab(lab.dir, "fault", "a", "--path", "sys/health", "--redirect", "http://127.0.0.1:9")
+    assert r.returncode == 0, r.stderr
+    r = a("GET", "sys/health", allow_redirects=False)
+    assert (r.status_code, r.headers["Location"]) == (307, "http://127.0.0.1:9/v1/sys/health")
+
+
 def test_latency_past_client_timeout_still_processed(env):
     lab, a, ta = env["lab"], env["a"], env["ta"]
     lab.latency("a", 1.5, path="kv/slow")

@@ -185,7 +185,14 @@ class ControlApi:
         if body.get("drop_answer"):
             self.gw.faults.add({"path": path, "drop_answer": True, "count": count, "method": method})
             return {"ok": True}
+        if body.get("redirect"):
+            self.gw.faults.add({"path": path, "redirect": str(body["redirect"]).rstrip("/"), "count": count,
+                                "method": method, "status": int(body.get("status") or 307)})
+            return {"ok": True}
         status = int(body["status"])
+        if body.get("after_acting"):
+            self.gw.faults.add({"path": path, "after_acting": True, "status": status, "count": count, "method": method})
+            return {"ok": True}
         self.gw.faults.add({"path": path, "status": status, "count": count, "method": method,
                             "message": body.get("message") or fault_message(status)})
         return {"ok": True}

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # paths a DR secondary still answers itself or passes to OpenBao
 SECONDARY_ALLOWED = frozenset({"sys/health", "sys/seal-status", "sys/leader", "sys/init", "sys/unseal"})
 REPLICATION_PREFIX = "sys/replication/"
+# HAProxy's own 503 page (the shape a load balancer answers with when it gave up on the backend)
+LB_ERROR_PAGE = (b"<html><body><h1>%d Service Unavailable</h1>\nNo server is available to handle this request.\n"
+                 b"</body></html>\n")
 
 Params = dict[str, Any]
 Handle = Callable[[Request, Params], Reply]
@@ -326,6 +329,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault and fault.get("drop_answer"):
             self.drop_answer = True
             self.wfile = io.BytesIO()  # process fully, discard the answer (see dispatch)
+        elif fault and fault.get("redirect"):
+            # what a hostile or misconfigured proxy does: send the client elsewhere, nothing processed here
+            return Reply(fault["status"], None, raw=b"", headers=[("Location", fault["redirect"] + req.target)])
+        elif fault and fault.get("after_acting"):
+            # a load balancer that gave up on the backend after it acted: Vault's answer is replaced by the
+            # proxy's own page, which has no Vault errors body
+            try:
+                routes.api(req)
+            except ApiError:
+                pass  # refused or accepted, the client sees only the proxy's page
+            return Reply(fault["status"], None, raw=LB_ERROR_PAGE % fault["status"], ctype="text/html")
         elif fault:
             return Reply(fault["status"], {"errors": [fault["message"]]})
         return routes.api(req)
