@@ -37,6 +37,20 @@ options:
         is refused before any request, since the server would fail only at the completing key share.
       - Not a secret, but handled as one (C(no_log)), so a private key pasted here by mistake is refused and never echoed.
     type: str
+  expected_pgp_fingerprint:
+    description:
+      - The full fingerprint of the coordinator's PGP key, as this key holder learnt it from the coordinator
+        (C(gpg --fingerprint KEY)); spaces, colons and case do not matter, a short key ID is refused.
+      - When set, no key share is sent unless the attempt encrypts its token to exactly this key, as the server
+        reports it (RV(pgp_fingerprint)). A running attempt encrypting to another key, or encoding with an OTP,
+        fails naming both; with no attempt running, a run whose O(pgp_key) has another fingerprint (or that
+        has no O(pgp_key)) fails before starting one.
+      - Meant to come from the holder's own credential (AWX "Vault DR key share"), so that whoever can change
+        the job template's O(pgp_key) or start an attempt first cannot have the holders' shares open a token
+        encrypted to their own key.
+      - Not a secret. An empty string counts as not given.
+    type: str
+    version_added: 1.1.0
   nonce:
     description:
       - The nonce of the running attempt to add O(key_shares) to (returned by the run that started it).

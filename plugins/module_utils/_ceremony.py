@@ -13,6 +13,9 @@ Rules the engine keeps:
 - an attempt is never canceled unless the caller asked for exactly that;
 - shares are only added to a running attempt when the caller names it by `nonce` (or by
   the PGP key it was started with), so nobody feeds an attempt whose token goes elsewhere;
+- a holder who states the coordinator's fingerprint (`expected_pgp_fingerprint`, from their
+  own AWX credential) sends no share unless the attempt encrypts to exactly that key: whoever
+  can change the job template's `pgp_key` or start the attempt cannot redirect the token;
 - check mode never starts an attempt and never submits a share;
 - a failure while an attempt is open says so, and how to resume or cancel it;
 - key shares, OTPs and tokens never appear in messages.
@@ -38,7 +41,7 @@ from ansible_collections.vaultops.dr.plugins.module_utils._otp import (
     is_legacy_otp,
     validate_otp,
 )
-from ansible_collections.vaultops.dr.plugins.module_utils._pgp import GnuPG, normalize_pgp_key
+from ansible_collections.vaultops.dr.plugins.module_utils._pgp import GnuPG, normalize_fingerprint, normalize_pgp_key
 
 
 class Attempt(TypedDict):
@@ -156,7 +159,8 @@ class Ask:
     """What a state=present run was asked, checked before the first request."""
 
     def __init__(self, key_shares: Optional[List[Any]], otp: Optional[str], pgp_key: Optional[str],
-                 nonce: Optional[str], gnupg_home: Optional[str], pgp_passphrase: Optional[str]) -> None:
+                 nonce: Optional[str], gnupg_home: Optional[str], pgp_passphrase: Optional[str],
+                 expected_pgp_fingerprint: Optional[str] = None) -> None:
         # Empty strings count as not given (an AWX survey's unanswered question).
         if otp and pgp_key:
             raise ModuleFailure("otp and pgp_key are mutually exclusive: the token is encoded with one or the "
@@ -166,7 +170,10 @@ class Ask:
         self.made_otp: Optional[str] = None
         self.pgp_b64: Optional[str] = None
         self.pgp_fpr: Optional[str] = None
+        self.expected_fpr: Optional[str] = None
         try:
+            if (expected_pgp_fingerprint or "").strip():
+                self.expected_fpr = normalize_fingerprint(expected_pgp_fingerprint)
             self.shares, self.positions, self.duplicates = dedupe_shares_with_positions(key_shares)
             if self.otp:
                 check_otp_shape(self.otp)
@@ -257,24 +264,67 @@ class Ceremony:
     # -- state=present ----------------------------------------------------------------
     def present(self, key_shares: Optional[List[Any]] = None, otp: Optional[str] = None,
                 pgp_key: Optional[str] = None, nonce: Optional[str] = None, gnupg_home: Optional[str] = None,
-                pgp_passphrase: Optional[str] = None) -> Result:
+                pgp_passphrase: Optional[str] = None, expected_pgp_fingerprint: Optional[str] = None) -> Result:
         """Start or join an attempt, feed key shares, decode the token when complete."""
-        ask = Ask(key_shares, otp, pgp_key, nonce, gnupg_home, pgp_passphrase)
+        ask = Ask(key_shares, otp, pgp_key, nonce, gnupg_home, pgp_passphrase, expected_pgp_fingerprint)
         if ask.duplicates:
             self.warn("%d key share(s) given more than once (possibly in hex and base64); each is sent once"
                       % ask.duplicates)
         before = self.read()
         self._check_otp_fits(ask, before)
         if before["started"]:
+            self._check_coordinator(ask, before)
             self._check_may_join(ask, before)
             return self._feed(ask, before, before, changed=False)
         self._check_nonce_without_attempt(ask, before)
         if not ask.can_start:
             return self._finish(False, before, before)  # nothing running, nothing to start one with
+        self._check_coordinator_key_to_start(ask, before)
         if self.check_mode:
             predicted = _with(before, started=True, progress=0, pgp_fingerprint=ask.pgp_fpr or "")
             return self._predict(before, predicted, ask.shares)
-        return self._feed(ask, before, self._begin(ask, before), changed=True)
+        attempt = self._begin(ask, before)
+        self._check_coordinator(ask, attempt, started_here=True)
+        return self._feed(ask, before, attempt, changed=True)
+
+    def _check_coordinator(self, ask: Ask, attempt: Attempt, started_here: bool = False) -> None:
+        """Before any share: the attempt must encrypt to the fingerprint the holder expects. A template
+        admin could swap pgp_key, or someone could start an attempt with their own key (or an OTP)."""
+        want, got = ask.expected_fpr, attempt["pgp_fingerprint"]
+        if not want or got == want:
+            return
+        kind, nonce = self.family.kind, attempt["nonce"]
+        if got:
+            what = "encrypts its token to PGP key %s" % got
+        else:
+            what = "encodes its token with an OTP, not a PGP key (whoever holds the OTP gets the token)"
+        if started_here:
+            how = ("This run started it (the server reports that fingerprint for pgp_key): cancel it with "
+                   "state=canceled nonce=%s and check pgp_key." % nonce)
+        else:
+            how = ("Ask the coordinator (on a channel of your own) which attempt is theirs; if this one is not, "
+                   "cancel it with state=canceled nonce=%s and let the coordinator start one with their key." % nonce)
+        raise ModuleFailure(
+            "The running %s generation attempt nonce %s %s, but your credential expects the coordinator's key %s "
+            "(expected_pgp_fingerprint). No key share was sent: the token would go to whoever holds the other "
+            "key. %s" % (kind, nonce, what, want, how),
+            expected_pgp_fingerprint=want, **result_of(attempt, changed=started_here))
+
+    def _check_coordinator_key_to_start(self, ask: Ask, before: Attempt) -> None:
+        """Nothing running: start only with the key the holder expects (its fingerprint computed here)."""
+        want = ask.expected_fpr
+        if not want or ask.pgp_fpr == want:
+            return
+        if ask.pgp_fpr:
+            what = "pgp_key has fingerprint %s" % ask.pgp_fpr
+        else:
+            what = "No pgp_key was given, so the attempt would encode its token with an OTP"
+        raise ModuleFailure(
+            "%s, but your credential expects the coordinator's key %s (expected_pgp_fingerprint). Nothing was "
+            "started and no key share was sent: the token would go to whoever holds that key. Check the "
+            "coordinator's public key on the job template (pgp_key) against the fingerprint the coordinator "
+            "gave you." % (what, want),
+            expected_pgp_fingerprint=want, **result_of(before))
 
     def _check_otp_fits(self, ask: Ask, before: Attempt) -> None:
         # Before any share is sent: a wrong OTP would only show once the token exists.

@@ -239,6 +239,24 @@ def encryption_capable(raw: bytes, now: Optional[float] = None) -> bool:
                and (k["flags"] is None or k["flags"] & KEY_FLAGS_ENCRYPT) for k in keys)
 
 
+def normalize_fingerprint(value: object, option: str = "expected_pgp_fingerprint") -> str:
+    """A full OpenPGP fingerprint as Vault reports it (lower-case hex, no spaces) from what a person
+    types or `gpg --fingerprint` prints: spaces, colons, case and a 0x prefix are ignored. Only a
+    full fingerprint (40 hex digits for a v4 key, 64 for v5/v6) is accepted: a short key ID is easy
+    to collide."""
+    text = value if isinstance(value, str) else ""
+    cleaned = "".join(text.split()).replace(":", "").lower()
+    if cleaned.startswith("0x"):
+        cleaned = cleaned[2:]
+    if len(cleaned) not in (40, 64) or any(c not in "0123456789abcdef" for c in cleaned):
+        # The value is not echoed: whatever was pasted here by mistake may be a secret.
+        raise TokenGenerationError(
+            "%s must be a full PGP fingerprint, 40 hex digits (a v4 key) or 64 (v5/v6), spaces allowed, as "
+            "gpg --fingerprint KEY prints it; a short key ID is not enough (%d characters were given)"
+            % (option, len(cleaned)))
+    return cleaned
+
+
 def normalize_pgp_key(key: object) -> Tuple[str, str]:
     """(base64 of the binary public key as Vault wants it, its fingerprint).
 

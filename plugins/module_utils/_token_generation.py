@@ -66,6 +66,8 @@ CEREMONY_ARGSPEC = dict(
     # A public key is no secret, but a private key pasted here by mistake must never be echoed
     # (module invocation at -vvv, error results): hide whatever is given.
     pgp_key=dict(type="str", no_log=True),
+    # Not a secret: the coordinator's fingerprint, shown in messages.
+    expected_pgp_fingerprint=dict(type="str"),
     nonce=dict(type="str"),
     gnupg_home=dict(type="path"),
     pgp_passphrase=dict(type="str", no_log=True),

@@ -293,7 +293,8 @@ def act(module, status):
             "Run against the DR secondary; on a primary use an ordinary token with a policy instead."
             % (status["mode"], status["state"] or "-"))
     return ceremony.present(key_shares=p["key_shares"], otp=p["otp"], pgp_key=p["pgp_key"], nonce=p["nonce"],
-                            gnupg_home=p["gnupg_home"], pgp_passphrase=p["pgp_passphrase"])
+                            gnupg_home=p["gnupg_home"], pgp_passphrase=p["pgp_passphrase"],
+                            expected_pgp_fingerprint=p["expected_pgp_fingerprint"])
 
 
 def main():

@@ -160,7 +160,8 @@ def run(module):
     if p["state"] == "canceled":
         return ceremony.cancel(nonce=p["nonce"])
     return ceremony.present(key_shares=p["key_shares"], otp=p["otp"], pgp_key=p["pgp_key"], nonce=p["nonce"],
-                            gnupg_home=p["gnupg_home"], pgp_passphrase=p["pgp_passphrase"])
+                            gnupg_home=p["gnupg_home"], pgp_passphrase=p["pgp_passphrase"],
+                            expected_pgp_fingerprint=p["expected_pgp_fingerprint"])
 
 
 def main():

@@ -53,10 +53,12 @@ class FakeCeremonyServer:
         self.fingerprint = ""
         self.provided = []
 
-    def started(self, otp=None, nonce=None, provided=()):
-        """Put the server in a running attempt (as another holder's earlier run would)."""
+    def started(self, otp=None, nonce=None, provided=(), fingerprint=""):
+        """Put the server in a running attempt (as another holder's earlier run would); with
+        `fingerprint`, one started with a PGP key of that fingerprint (its token encrypted to it)."""
         self.nonce = nonce or str(uuid.uuid4())
         self.otp = otp
+        self.fingerprint = fingerprint
         self.provided = [bytes(p) for p in provided]
         return self.nonce
 

@@ -144,6 +144,99 @@ def test_pgp_with_gnupg_home(vault, pgp):
     assert_no_secret(result, TOKEN, pgp["passphrase"])
 
 
+# -- expected_pgp_fingerprint: the holder's own idea of the coordinator's key -------------------
+
+OTHER_FPR = "0123456789abcdef0123456789abcdef01234567"  # whoever swapped the template's pgp_key
+
+
+def spaced(fpr):
+    """A fingerprint as `gpg --fingerprint` prints it: upper case, groups of four."""
+    return " ".join(fpr.upper()[i:i + 4] for i in range(0, len(fpr), 4))
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_expected_fingerprint_refuses_an_attempt_encrypting_to_another_key(vault, pgp, check_mode):
+    shares = new_shares()
+    server = secondary(vault, shares)
+    nonce = server.started(fingerprint=OTHER_FPR, provided=shares[:1])
+    mine = shares[1].hex()
+    result = run_module(module, args(key_shares=[mine], nonce=nonce, expected_pgp_fingerprint=spaced(pgp["fingerprint"])),
+                        check_mode=check_mode)
+    assert result["failed"] and OTHER_FPR in result["msg"] and pgp["fingerprint"] in result["msg"]
+    assert "No key share was sent" in result["msg"] and nonce in result["msg"]
+    assert result["expected_pgp_fingerprint"] == pgp["fingerprint"] and result["pgp_fingerprint"] == OTHER_FPR
+    assert not server.sent("PUT") and not server.sent("DELETE") and len(server.provided) == 1
+    assert_no_secret(result, mine)
+
+
+def test_expected_fingerprint_refuses_an_otp_attempt(vault, pgp):
+    shares = new_shares()
+    server = secondary(vault, shares)
+    nonce = server.started(otp=tg.generate_otp(28), provided=shares[:1])
+    result = run_module(module, args(key_shares=[shares[1].hex()], nonce=nonce, expected_pgp_fingerprint=pgp["fingerprint"]))
+    assert result["failed"] and "OTP" in result["msg"] and pgp["fingerprint"] in result["msg"]
+    assert not server.sent("PUT") and len(server.provided) == 1
+
+
+def test_expected_fingerprint_refuses_to_start_with_another_key(vault, pgp):
+    shares = new_shares()
+    server = secondary(vault, shares)
+    result = run_module(module, args(key_shares=[shares[0].hex()], pgp_key=pgp["armor"], expected_pgp_fingerprint=OTHER_FPR))
+    assert result["failed"] and OTHER_FPR in result["msg"] and pgp["fingerprint"] in result["msg"]
+    assert "Nothing was started" in result["msg"]
+    assert not server.sent("PUT") and not server.nonce
+
+
+def test_expected_fingerprint_refuses_to_start_with_an_otp(vault, pgp):
+    shares = new_shares()
+    server = secondary(vault, shares)
+    result = run_module(module, args(key_shares=[shares[0].hex()], expected_pgp_fingerprint=pgp["fingerprint"]))
+    assert result["failed"] and "No pgp_key was given" in result["msg"] and pgp["fingerprint"] in result["msg"]
+    assert not server.sent("PUT")
+
+
+def test_expected_fingerprint_refuses_when_the_server_reports_another_key(vault, pgp):
+    """The start answer names another key than the one sent (a proxy in between): the attempt this run
+    started gets no share, and the message says how to cancel it."""
+
+    class Swapping(FakeCeremonyServer):
+        def _attempt_put(self, request):
+            answer = super()._attempt_put(request)
+            self.fingerprint = OTHER_FPR
+            return (answer[0], answer[1], json.dumps(dict(json.loads(answer[2]), pgp_fingerprint=OTHER_FPR)))
+
+    shares = new_shares()
+    vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
+    server = Swapping(vault, "sys/replication/dr/secondary/generate-operation-token", token=TOKEN, shares=shares)
+    result = run_module(module, args(key_shares=[shares[0].hex()], pgp_key=pgp["armor"],
+                                     expected_pgp_fingerprint=pgp["fingerprint"]))
+    assert result["failed"] and result["changed"] is True and OTHER_FPR in result["msg"]
+    assert "state=canceled nonce=%s" % server.nonce in result["msg"]
+    assert len(server.sent("PUT", "/attempt")) == 1 and not server.sent("PUT", "/update")
+
+
+def test_expected_fingerprint_matching_the_attempt_feeds_it(vault, pgp):
+    shares = new_shares()
+    server = secondary(vault, shares, gnupg_home=pgp["home"])
+    expected = spaced(pgp["fingerprint"])
+    first = run_module(module, args(key_shares=[shares[0].hex()], pgp_key=pgp["b64"], expected_pgp_fingerprint=expected))
+    assert first["changed"] and first["progress"] == 1 and first["pgp_fingerprint"] == pgp["fingerprint"]
+    # Later holders name the attempt by nonce only; the template's key does not matter to them.
+    second = run_module(module, args(key_shares=[shares[1].hex()], nonce=first["nonce"], expected_pgp_fingerprint=expected))
+    last = run_module(module, args(key_shares=[shares[2].hex()], nonce=first["nonce"], gnupg_home=pgp["home"],
+                                   pgp_passphrase=pgp["passphrase"], expected_pgp_fingerprint="0x" + pgp["fingerprint"]))
+    assert second["progress"] == 2 and last["complete"] and last["token"] == TOKEN
+    assert len(server.sent("PUT", "/update")) == 3
+
+
+@pytest.mark.parametrize("value", ["ABCD1234ABCD1234", "0123456789abcdef0123456789abcdef0123456z", "not a fingerprint"])
+def test_expected_fingerprint_must_be_a_full_one(vault, value):
+    vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
+    result = run_module(module, args(key_shares=[new_shares(1)[0].hex()], expected_pgp_fingerprint=value))
+    assert result["failed"] and "full PGP fingerprint" in result["msg"] and value not in result["msg"]
+    assert [c.request.url for c in vault.calls] == [STATUS]  # nothing but the DR status was read
+
+
 def test_otp_and_pgp_key_exclusive(vault):
     vault.add(responses.GET, STATUS, json=fixture("optoken_status_secondary"))
     result = run_module(module, args(otp="a" * 28, pgp_key="AAAA"))

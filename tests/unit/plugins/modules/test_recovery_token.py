@@ -51,6 +51,16 @@ def test_two_holders(vault):
     assert last["token"] == TOKEN
 
 
+def test_expected_fingerprint_refuses_an_attempt_encrypting_to_another_key(vault):
+    shares = new_shares()
+    srv = server(vault, shares)
+    nonce = srv.started(fingerprint="ab" * 20, provided=shares[:1])
+    expected = "CD" * 20
+    result = run_module(module, args(key_shares=[shares[1].hex()], nonce=nonce, expected_pgp_fingerprint=expected))
+    assert result["failed"] and "ab" * 20 in result["msg"] and "cd" * 20 in result["msg"]
+    assert not srv.sent("PUT") and len(srv.provided) == 1
+
+
 def test_not_in_recovery_mode(vault):
     vault.add(responses.GET, ATTEMPT, json=fixture("recovery_not_in_recovery_mode"), status=404)
     result = run_module(module, args(key_shares=[new_shares(1)[0].hex()]))
