@@ -287,12 +287,14 @@ def _skip_older(result, tgt, others):
 
 
 def _assign_op_tokens(result, needs, batch_token, given, key_shares):
+    # A host's own token first: AWX's "DR change" template always carries the batch token credential
+    # (the launcher may not swap credentials), so tokens from key holders' ceremonies must win over it.
     missing = []
     for host in needs:
-        if batch_token:
-            source = "batch"
-        elif host in given:
+        if host in given:
             source = "given"
+        elif batch_token:
+            source = "batch"
         elif key_shares:
             source = "ceremony"
         else:

@@ -158,7 +158,9 @@ def run_job(pdd, playbook, ident):
 def test_key_holders_ceremony_one_job_each(lab, playbook, tmp_path, monkeypatch):
     """The "DR key holder: add my key share" job, launched by three holders, each with one share
     credential: the attempt goes on by nonce from job to job, the last job's artifacts hold the token
-    encrypted to the coordinator's key, and no share appears in any job's output or events."""
+    encrypted to the coordinator's key, and no share appears in any job's output or events. First, a
+    template whose public key was swapped for another one: the holder's credential expects the
+    coordinator's fingerprint, so the job fails naming both, and starts nothing."""
     monkeypatch.setenv("PATH", "%s:%s" % (BIN, os.environ.get("PATH", "")))
     lab.reset()
     playbook("vaultops.dr.setup", tokens=None)
@@ -170,19 +172,39 @@ def test_key_holders_ceremony_one_job_each(lab, playbook, tmp_path, monkeypatch)
     home.mkdir(mode=0o700)
     passphrase = "pp-" + pysecrets.token_hex(8)
     gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase]
-    subprocess.run(gpg + ["--quick-gen-key", "coordinator@vaultops.invalid", "default", "default", "never"],
-                   check=True, capture_output=True)
-    armor = subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export"], check=True, capture_output=True,
-                           text=True).stdout
+
+    def new_key(email):
+        subprocess.run(gpg + ["--quick-gen-key", email, "default", "default", "never"], check=True, capture_output=True)
+        armor = subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export", email], check=True,
+                               capture_output=True, text=True).stdout
+        listing = subprocess.run(["gpg", "--homedir", str(home), "--with-colons", "--fingerprint", email], check=True,
+                                 capture_output=True, text=True).stdout
+        fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+        return armor, fpr.lower()
+
+    armor, fingerprint = new_key("coordinator@vaultops.invalid")
+    swapped_armor, swapped_fingerprint = new_key("template-admin@vaultops.invalid")
+
+    def holder_vars(i, share, nonce, template_key):
+        return {
+            "ceremony_cluster": "b", "ceremony_nonce": nonce,             # the survey
+            "ceremony_key_share": share, "ceremony_holder": "holder %d" % i,  # the holder's credential
+            "ceremony_expected_pgp_fingerprint": fingerprint.upper(),      # the holder's credential
+            "ceremony_pgp_key": template_key,                              # the template's extra vars
+            "vault_token": info["clusters"]["a"]["root_token"],
+        }
+
     try:
-        nonce, shown = "", {}
+        shown = {}
+        pdd = private_data_dir(lab, tmp_path, holder_vars(1, shares[0], "", swapped_armor),
+                               Path(info["ca_cert"]).read_text(), name="swapped")
+        run, stdout, job_shown, _artifacts = run_job(pdd, "playbooks/ceremony.yml", "swapped")
+        assert run.status == "failed", stdout[-6000:]
+        assert swapped_fingerprint in stdout and fingerprint in stdout and "Nothing was started" in stdout, stdout[-6000:]
+        shown.update(job_shown)
+        nonce = ""  # the first holder below starts the attempt: none was left running by the refused job
         for i, share in enumerate(shares, start=1):
-            extravars = {
-                "ceremony_cluster": "b", "ceremony_nonce": nonce,             # the survey
-                "ceremony_key_share": share, "ceremony_holder": "holder %d" % i,  # the holder's credential
-                "ceremony_pgp_key": armor,                                     # the template's extra vars
-                "vault_token": info["clusters"]["a"]["root_token"],
-            }
+            extravars = holder_vars(i, share, nonce, armor)
             pdd = private_data_dir(lab, tmp_path, extravars, Path(info["ca_cert"]).read_text(), name="holder%d" % i)
             run, stdout, job_shown, artifacts = run_job(pdd, "playbooks/ceremony.yml", "holder%d" % i)
             assert run.status == "successful", stdout[-6000:]

@@ -211,6 +211,25 @@ def test_dr_change_is_one_serialised_template_with_an_action_survey():
         assert questions["dr_change_failover_mode"]["default"] == failover["failover_mode"]["default"]
 
 
+def test_dr_change_credentials_are_fixed_on_the_template():
+    # A launcher cannot swap the CA bundle (a server of theirs would get the Vault token) or the tokens.
+    (dr_change,) = [t for t in templates() if t["name"] == "DR change"]
+    assert dr_change.get("ask_credential_on_launch") is False
+    assert dr_change["credentials"] == ["Vault DR token", "Vault DR CA bundle", "Vault DR batch operation token"]
+    assert not any(k.startswith("ask_") and v for k, v in dr_change.items()), "DR change asks nothing but its survey"
+
+
+def test_a_key_holder_credential_carries_the_coordinators_fingerprint():
+    (share,) = [ct for ct in credential_types().values() if ct["name"] == "Vault DR key share"]
+    fields = {f["id"]: f for f in share["inputs"]["fields"]}
+    assert "coordinator_fingerprint" in share["inputs"]["required"]
+    assert not fields["coordinator_fingerprint"].get("secret")  # a fingerprint is no secret
+    assert share["injectors"]["extra_vars"]["ceremony_expected_pgp_fingerprint"] == "{{ coordinator_fingerprint }}"
+    plays = yaml.safe_load((PLAYBOOKS / "ceremony.yml").read_text())
+    (step,) = [t for p in plays for t in p["tasks"] if "vaultops.dr.dr_operation_token" in t]
+    assert step["vaultops.dr.dr_operation_token"]["expected_pgp_fingerprint"] == "{{ ceremony_expected_pgp_fingerprint }}"
+
+
 def test_dr_change_sets_only_variables_the_roles_declare():
     plays = yaml.safe_load((PLAYBOOKS / "dr_change.yml").read_text())
     set_vars = set()

@@ -191,6 +191,12 @@ def test_token_sources_per_cluster():
     assert plan(lab(**HEALTHY_SET), "b", batch_token=True, key_shares=3)["op_token_source"]["c"] == "batch"
 
 
+def test_a_hosts_own_token_wins_over_the_batch_token():
+    # AWX's "DR change" template carries the batch token credential on every launch.
+    p = plan(lab(**HEALTHY_SET), "b", batch_token=True, given_tokens=["b"])
+    assert p["op_token_source"] == {"b": "given", "a": "batch", "c": "batch"}
+
+
 def test_older_clusters_are_not_reattached_but_the_promotion_goes_on():
     clusters = lab(a=view(primary(), version="1.16.0"), b=view(secondary(), version="1.16.1"),
                    c=view(secondary(), version="1.15.9+ent"))
