@@ -413,6 +413,25 @@ CASES = {
         "ceremony", dr_operation_token, "a private key in `pgp_key`", {"key_shares": SHARE_HEX[:1],
                                                                        "pgp_key": "@private"},
         "private", "`gpg --armor --export KEYID`; treat the pasted private key as exposed", answers=_ceremony()),
+    "attempt to another key than the holder expects": Case(
+        "ceremony", dr_operation_token, "the running attempt encrypts to another PGP key than the fingerprint in the "
+        "holder's credential (`expected_pgp_fingerprint`): the template's key was swapped, or someone else started it",
+        {"key_shares": SHARE_HEX[1:2], "nonce": "@running", "expected_pgp_fingerprint": "CD" * 20},
+        "but your credential expects the coordinator's key",
+        "confirm the fingerprint with the coordinator on a channel of your own; cancel a foreign attempt "
+        "(`state=canceled nonce=...`); never change your credential to match the attempt",
+        answers=_ceremony(start=lambda server, k: k.update(
+            {"@running": server.started(fingerprint="ab" * 20, provided=SHARES[:1])}))),
+    "otp attempt when a fingerprint is expected": Case(
+        "ceremony", dr_operation_token, "an attempt started with an OTP while the holder expects the coordinator's "
+        "PGP key", {"key_shares": SHARE_HEX[1:2], "nonce": "@running", "expected_pgp_fingerprint": "CD" * 20},
+        "encodes its token with an OTP", "the coordinator cancels it and starts one with their public key (`pgp_key`)",
+        answers=_ceremony(start=lambda server, k: k.update(
+            {"@running": server.started(otp=k["@otp"], provided=SHARES[:1])}))),
+    "short expected fingerprint": Case(
+        "ceremony", dr_operation_token, "`expected_pgp_fingerprint` is a key ID, not a full fingerprint",
+        {"key_shares": SHARE_HEX[:1], "expected_pgp_fingerprint": "ABCD1234ABCD1234"}, "must be a full PGP fingerprint",
+        "the 40 (or 64) hex digits `gpg --fingerprint KEY` prints", answers=_ceremony()),
     "recovery token on a normal server": Case(
         "ceremony", recovery_token, "`recovery_token` against a server not in recovery mode",
         {"key_shares": SHARE_HEX[:1]}, "not running in recovery mode", "restart it with `-recovery` while sealed",
