@@ -4,6 +4,7 @@ integration suite against drlab on the oldest and the newest.
     nox -l                          # the sessions
     nox -s "units-2.18"             # one cell
     nox -t oldest                   # every session on the oldest core
+    nox -s units-lowest             # the unit tests on requirements.txt's lower bounds, oldest core
 
 Each session gets its own virtualenv (.nox/, reused with -r) holding only that ansible-core and what the
 tests need, so one cell's result says nothing about another core's packages. ansible-core 2.20 needs
@@ -120,6 +121,23 @@ def _units(session: nox.Session, core: str) -> None:
     session.run("pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit"), env=_env(session))
 
 
+def _units_lowest(session: nox.Session, core: str) -> None:
+    """The unit tests on the oldest stated versions: ansible-core's oldest minor and requirements.txt's
+    lower bounds exactly (a constraints file made from its `>=` values by hacking/lower_bounds.py), so a
+    bound that is too low fails here instead of on a user's controller."""
+    constraints = Path(session.create_tmp()) / "lower-bounds.txt"
+    constraints.write_text(session.run("python", str(ROOT / "hacking" / "lower_bounds.py"), str(ROOT / "requirements.txt"),
+                                       silent=True))
+    session.install(f"ansible-core=={core}.0")
+    session.install(
+        "-c", str(constraints), "-r", str(ROOT / "requirements.txt"),
+        "pytest>=8", "responses>=0.25", "hypothesis>=6.100", "cryptography>=41", "pyyaml",
+    )
+    session.run("pip", "freeze")  # the versions the figure was measured on, in the session's log
+    session.run("ansible", "--version")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit"), env=_env(session))
+
+
 def _integration(session: nox.Session, core: str) -> None:
     _core(session, core)
     session.install(
@@ -150,3 +168,9 @@ for _core_v, _py in MATRIX:
     _register("units", _core_v, _py, _tags, lambda s, c=_core_v: _units(s, c))
     if (_core_v, _py) in (OLDEST, NEWEST):
         _register("integration", _core_v, _py, _tags, lambda s, c=_core_v: _integration(s, c))
+
+
+@nox.session(name="units-lowest", python=_interpreter(OLDEST[1]), tags=["matrix", "lowest"])
+def units_lowest(session: nox.Session) -> None:
+    """units on ansible-core's oldest release and requirements.txt's lower bounds"""
+    _units_lowest(session, OLDEST[0])

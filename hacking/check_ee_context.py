@@ -3,6 +3,9 @@
 No container engine runs here, so `make ee` stops at `create`; this script checks that what a
 `podman build` would get is complete:
 
+- the base image is pinned by digest (name@sha256:...), or the definition says why not in a
+  `# base-image-unpinned: <reason>` comment that also gives the command that pins it;
+- awx.awx is pinned to one version in requirements.yml;
 - the Containerfile starts from the definition's base image, installs the collections from
   requirements.yml and introspects the collections' Python and system dependencies;
 - the context holds the collection tarball at the path requirements.yml names, and the tarball
@@ -18,6 +21,7 @@ Usage: python hacking/check_ee_context.py EE_DEFINITION CONTEXT_DIR
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -31,11 +35,28 @@ def fail(msg):
     sys.exit("ee context check failed: %s" % msg)
 
 
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+UNPINNED = re.compile(r"^\s*#\s*base-image-unpinned:\s*\S", re.MULTILINE)
+
+
+def check_base_pinned(definition_text, base):
+    """A base image pinned by digest, or a documented reason (with the pin command) why not."""
+    if DIGEST.search(base):
+        return "pinned by digest"
+    if UNPINNED.search(definition_text) and "--format '{{.Digest}}'" in definition_text:
+        return "not pinned: reason documented in the definition"
+    fail("the base image %s is neither pinned by digest (NAME@sha256:<64 hex>) nor documented as unpinned "
+         "(a '# base-image-unpinned: <reason>' comment with the skopeo/podman command that reads the digest)" % base)
+    return ""  # not reached
+
+
 def check(definition_path, context):
-    definition = yaml.safe_load(definition_path.read_text())
+    text = definition_path.read_text()
+    definition = yaml.safe_load(text)
     if definition.get("version") != 3:
         fail("%s is not an ansible-builder v3 definition" % definition_path)
     base = definition["images"]["base_image"]["name"]
+    pinning = check_base_pinned(text, base)
     build = context / "_build"
 
     containerfile = (context / "Containerfile").read_text()
@@ -61,6 +82,8 @@ def check(definition_path, context):
         fail("%s is not in the build context (additional_build_files)" % tarball)
     if "awx.awx" not in collections:
         fail("requirements.yml lacks awx.awx (the batch token rotation job updates its credential with it)")
+    if not re.fullmatch(r"=?=?\d+\.\d+\.\d+", str(collections["awx.awx"].get("version", ""))):
+        fail("requirements.yml does not pin awx.awx to one version (is %r)" % collections["awx.awx"].get("version"))
 
     with tarfile.open(tarball) as tar:
         names = set(tar.getnames())
@@ -97,8 +120,9 @@ def check(definition_path, context):
         fail("introspection found no Python dependencies of vaultops.dr: %r" % found)
     if "gnupg" not in system:
         fail("introspection found no system dependencies of vaultops.dr: %r" % found)
-    print("ee context OK: %s (base %s, collection vaultops.dr %s from %s; introspected python: %d, system: %d)"
-          % (context, base, manifest["version"], in_image, len(python.split("#")) - 1, len(system.split("#")) - 1))
+    print("ee context OK: %s (base %s, %s; collection vaultops.dr %s from %s; introspected python: %d, system: %d)"
+          % (context, base, pinning, manifest["version"], in_image, len(python.split("#")) - 1,
+             len(system.split("#")) - 1))
 
 
 if __name__ == "__main__":

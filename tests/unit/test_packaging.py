@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -48,3 +49,74 @@ def test_action_group_lists_every_module():
     runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
     modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
     assert sorted(runtime["action_groups"]["dr"]) == modules
+
+
+def _lower_bounds():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lower_bounds", ROOT / "hacking" / "lower_bounds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_runtime_requirement_has_a_lower_and_an_upper_bound():
+    from packaging.version import Version
+
+    parsed = dict(_lower_bounds().requirements((ROOT / "requirements.txt").read_text()))
+    assert {"requests", "python-gnupg"} <= set(parsed)
+    for name, specs in parsed.items():
+        assert ">=" in specs and "<" in specs, "%s needs both bounds (name>=low,<high): %s" % (name, specs)
+        assert Version(specs[">="]) < Version(specs["<"]), (name, specs)
+    # CVE-2024-47081: requests before 2.32.4 may send .netrc credentials to another host.
+    assert Version(parsed["requests"][">="]) >= Version("2.32.4")
+    dev = dict(_lower_bounds().requirements("\n".join(
+        line for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+        if line.split("#")[0].strip() and not line.startswith("-e"))))
+    assert Version(dev["requests"][">="]) >= Version("2.32.4")
+
+
+def test_the_lowest_bounds_session_pins_every_lower_bound():
+    constraints = _lower_bounds().constraints((ROOT / "requirements.txt").read_text()).split()
+    assert "requests==2.32.4" in constraints and len(constraints) == len(
+        _lower_bounds().requirements((ROOT / "requirements.txt").read_text()))
+    assert "units-lowest" in (ROOT / "noxfile.py").read_text()
+
+
+def test_requires_ansible_stays():
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
+    assert runtime["requires_ansible"] == ">=2.16.0"
+
+
+def test_awx_collection_is_declared_and_pinned_where_the_awx_playbooks_need_it():
+    # Optional (only the AWX jobs use it), so not in galaxy.yml's dependencies.
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    assert "awx.awx" not in (galaxy.get("dependencies") or {})
+    project = {c["name"]: c for c in yaml.safe_load((ROOT / "collections" / "requirements.yml").read_text())["collections"]}
+    ee = {c["name"]: c for c in yaml.safe_load((ROOT / "ee" / "requirements.yml").read_text())["collections"]}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(ee["awx.awx"]["version"])), "pin awx.awx exactly in the EE"
+    assert project["awx.awx"]["version"] == ee["awx.awx"]["version"]
+    assert "collections/requirements.yml" in (ROOT / "playbooks" / "batch_token_awx.yml").read_text()
+
+
+def _ee_check():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_ee_context", ROOT / "hacking" / "check_ee_context.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ee_base_image_is_pinned_by_digest_or_documented_as_not():
+    import pytest
+
+    check = _ee_check().check_base_pinned
+    definition = (ROOT / "ee" / "execution-environment.yml").read_text()
+    base = yaml.safe_load(definition)["images"]["base_image"]["name"]
+    assert check(definition, base)  # as shipped: a digest, or the documented reason with the pin command
+    assert check("", "quay.io/centos/centos:stream9@sha256:" + "0" * 64) == "pinned by digest"
+    with pytest.raises(SystemExit, match="neither pinned by digest"):
+        check("images:\n  base_image:\n    name: quay.io/centos/centos:stream9\n", "quay.io/centos/centos:stream9")
+    with pytest.raises(SystemExit):  # a reason without the command that pins it is not enough
+        check("# base-image-unpinned: later\n", "quay.io/centos/centos:stream9")
