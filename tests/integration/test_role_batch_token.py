@@ -15,6 +15,7 @@ import time
 
 import yaml
 
+from born_private import Watch, umask
 from dr_checks import recap, writes
 from lab_api import Api, lab_vars, wait_for
 
@@ -90,9 +91,16 @@ def test_batch_token_role(lab, playbook, tmp_path):
     assert lookup(api, a.root_token, renewed["token"])["ttl"] > 167 * 3600
     assert recap(proc)["a"]["changed"] == 1
 
-    # The shipped playbook from the command line keeps the minted token in batch_token_output_file (0600).
-    out = tmp_path / "op-token.yml"
-    proc = playbook("vaultops.dr.batch_token", tokens="a", batch_token_output_file=str(out), batch_token_current=short)
+    # The shipped playbook from the command line keeps the minted token in batch_token_output_file, born 0600:
+    # under umask 000 no process of the run ever sees it with the token and a mode others can read.
+    private = tmp_path / "private"
+    private.mkdir()
+    out = private / "op-token.yml"
+    watch = Watch(private, tmp_path / "watch-op-token.log")
+    with umask(0):
+        proc = playbook("vaultops.dr.batch_token", tokens="a", env=watch.env, batch_token_output_file=str(out),
+                        batch_token_current=short)
+    watch.assert_born_private("op-token.yml")
     kept = yaml.safe_load(out.read_text())
     assert oct(out.stat().st_mode & 0o777) == "0o600" and len(set(kept.values())) == 1 and len(kept) == 5
     assert lookup(api, a.root_token, kept["batch_token_current"])["type"] == "batch"
