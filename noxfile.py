@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import nox
@@ -135,7 +136,14 @@ def _units_lowest(session: nox.Session, core: str) -> None:
     )
     session.run("pip", "freeze")  # the versions the figure was measured on, in the session's log
     session.run("ansible", "--version")
-    session.run("pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit"), env=_env(session))
+    # A short TMPDIR: under .nox/units-lowest/tmp a test's GnuPG home is too deep for gpg-agent's
+    # socket path (108 bytes at most), and key generation fails with "No agent running".
+    tmp = tempfile.mkdtemp(prefix="nox-low-")
+    try:
+        session.run("pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "unit"),
+                    env=_env(session) | {"TMPDIR": tmp})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _integration(session: nox.Session, core: str) -> None:
