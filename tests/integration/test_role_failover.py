@@ -15,6 +15,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from born_private import Watch, umask
 from dr_checks import (
     assert_no_secret,
     changed,
@@ -126,9 +127,14 @@ def test_unplanned_refusals_fencing_and_returning_primary(dr_set, playbook, tmp_
                     failover_key_shares=shares)
     assert "confirm with failover_mode: unplanned" in proc.output and writes(lab, t0) == []
 
-    # ... the operator confirms: fence, promote b, re-point c; a is named as not re-attached.
-    proc = playbook("vaultops.dr.failover", tokens="a", failover_target="b", failover_mode="unplanned",
-                    failover_key_shares=shares, failover_snapshot_dir=str(snapshots), **hooks(tmp_path, "fence"))
+    # ... the operator confirms: fence, promote b, re-point c; a is named as not re-attached. The promotion
+    # record is born 0600 (under umask 000 no process of the run sees it written and readable by others).
+    watch = Watch(snapshots, tmp_path / "watch-promotion.log")
+    with umask(0):
+        proc = playbook("vaultops.dr.failover", tokens="a", env=watch.env, failover_target="b",
+                        failover_mode="unplanned", failover_key_shares=shares, failover_snapshot_dir=str(snapshots),
+                        **hooks(tmp_path, "fence"))
+    watch.assert_born_private("promotion-b.json")
     assert hook_record(tmp_path, "fence") is not None
     topo = wait_topology(lab, "b", ["c"])
     assert "a did not answer; it is not re-attached" in proc.stdout, topo
@@ -136,12 +142,15 @@ def test_unplanned_refusals_fencing_and_returning_primary(dr_set, playbook, tmp_
     assert (snapshots / "promotion-b.json").exists()
     assert remembered_op_tokens(lab)["b"] == 0 and remembered_op_tokens(lab)["c"] == 0
 
-    # The old primary comes back, still a primary: the same playbook saves a snapshot of it, reports the
-    # WAL entries it holds beyond what b had received, demotes it and re-attaches it.
+    # The old primary comes back, still a primary: the same playbook saves a snapshot of it (born 0600), reports
+    # the WAL entries it holds beyond what b had received, demotes it and re-attaches it.
     lab.start("a")
     assert Api(lab.cluster("a")).dr()["mode"] == "primary"
-    proc = playbook("vaultops.dr.failover", tokens="a", failover_target="b", failover_mode="unplanned",
-                    failover_key_shares=shares, failover_snapshot_dir=str(snapshots))
+    watch = Watch(snapshots, tmp_path / "watch-snapshot.log")
+    with umask(0):
+        proc = playbook("vaultops.dr.failover", tokens="a", env=watch.env, failover_target="b",
+                        failover_mode="unplanned", failover_key_shares=shares, failover_snapshot_dir=str(snapshots))
+    watch.assert_born_private("a-*.snap")
     wait_topology(lab, "b", ["a", "c"])
     assert "a came back still a primary with last_wal" in proc.stdout
     assert "re-attachment discarded" in proc.stdout
