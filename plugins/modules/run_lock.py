@@ -18,9 +18,18 @@ description:
     when the run is an AWX job), and takes none of the others. O(state=absent) removes the lock files this run holds.
   - A run is the C(ansible-playbook) process. The same run taking a lock it already holds joins it (RV(joined)), so a
     role that includes another role guarded by the same lock does not lock itself out.
-  - A lock held by a process that no longer runs on this host (killed, crashed, the controller rebooted) is stale and is
-    taken over with a warning. A lock taken on another host cannot be checked and is never taken over; the message says
-    which file to remove once that run is known to be gone.
+  - Each lock records the holder's hostname, boot id (C(/proc/sys/kernel/random/boot_id)), PID namespace
+    (C(/proc/self/ns/pid)), pid and the pid's start time. A lock is stale, and taken over with a warning, only when its
+    holder provably ran in this same boot and PID namespace of this host and that process no longer runs (killed,
+    crashed). Any other lock cannot be checked from here and is never taken over - one taken on another host, in another
+    PID namespace (a container, or another controller with the same hostname), under another boot id (this controller
+    rebooted since, or a cloned VM), or written by an older vaultops.dr that recorded no boot id or PID namespace. The
+    refusal says why and which file to remove once that run is known to have ended.
+  - Lock files are never read or written through a symbolic link (C(O_NOFOLLOW)); a symlink, FIFO or other non-regular
+    file at a lock path fails the task, naming it.
+  - O(lock_dir) must be owned by the user running Ansible or by root, and must not be writable by group or others unless
+    it has the sticky bit (then only a file's owner can remove or rename it); otherwise the task fails naming the
+    directory, its mode and owner, and what to change.
   - The lock protects runs that share O(lock_dir). Runs on two controllers (or two AWX jobs, each in its own execution
     environment container) only see each other through a shared directory, for example an NFS mount; AWX's
     C(allow_simultaneous=false) job templates cover AWX jobs.
@@ -46,7 +55,11 @@ options:
   lock_dir:
     description:
       - The directory of the lock files, created (mode 0700) when missing. Runs that must exclude each other need the same
-        directory; for several operators on one controller, or several controllers, a shared directory writable by all.
+        directory; for several operators on one controller, or several controllers, a shared directory owned by root
+        and writable by their group with the sticky bit (for example C(install -d -o root -g drops -m 3770 DIR)), or
+        mode 1777.
+      - Refused when owned by another user than the one running Ansible (root excepted), or writable by group or others
+        without the sticky bit.
       - Defaults to the environment variable E(VAULTOPS_DR_LOCK_DIR), else C(~/.ansible/vaultops_dr/locks).
     type: path
   purpose:
@@ -59,7 +72,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Creates and removes nothing; reports what a real run would take, and warns when another run holds a lock.
+    details: Creates and removes nothing; reports what a real run would take, and warns when another run holds a lock. Fails,
+      as a real run would, on an unsafe O(lock_dir) or a symlink at a lock path.
   diff_mode:
     support: none
   idempotent:
@@ -72,6 +86,10 @@ attributes:
 notes:
   - The lock files are JSON and hold no secret, only who runs what.
   - A pid is recorded with its start time (Linux C(/proc)), so a pid reused by another process does not keep a stale lock alive.
+  - On a controller without C(/proc) (not Linux) the boot id and PID namespace cannot be read, so no lock is ever taken
+    over automatically there; a killed run's lock files are removed by hand.
+  - Lock files are born mode 0600 and made 0644 once complete, so other operators of a shared directory can read who
+    holds a lock; they hold no secret.
 seealso:
   - name: The double-launch guard in the runbook
     description: Which mechanism protects which launches, and its limits.
@@ -126,8 +144,9 @@ lock_dir:
   type: str
 holder:
   description:
-    - With success, this run's identity as recorded in the lock files (C(purpose), C(user), C(host), C(pid), C(pid_start),
-      C(started), C(play), C(playbook_dir), C(awx_job_id), C(awx_job_template), C(awx_user), C(run_id)).
+    - With success, this run's identity as recorded in the lock files (C(purpose), C(user), C(host), C(boot_id),
+      C(pid_ns), C(pid), C(pid_start), C(started), C(play), C(playbook_dir), C(awx_job_id), C(awx_job_template),
+      C(awx_user), C(run_id)).
     - When refused, the run that holds the lock.
   returned: always
   type: dict
