@@ -85,9 +85,17 @@ def _answer(read):
     errors = body.get("errors") if isinstance(body.get("errors"), list) else []
     errors = errors if isinstance(errors, list) else []  # (for the type checker: a list from here on)
     error = "; ".join(str(e).strip() for e in errors if str(e).strip())
+    if _redirected(status):
+        # The uri tasks follow no redirect (follow_redirects: none): their token goes to vault_addr only.
+        error = ("a redirect to %s, not followed: a request with a token goes to vault_addr only; point vault_addr "
+                 "at the active node or its load balancer" % (read.get("location") or "an address not given"))
     if not error and (status is None or status < 200 or status >= 300):
         error = str(read.get("msg") or "no answer")
     return status, body, error
+
+
+def _redirected(status):
+    return status is not None and 300 <= status < 400
 
 
 def _data(body):
@@ -433,8 +441,9 @@ def _judge_token(found, token, primary, min_ttl):
         invalid = status in (400, 403) and ("bad token" in error.lower() or "invalid token" in error.lower())
         found.add(REASON, "token_invalid" if invalid else "token_unchecked", primary,
                   ("The batch DR operation token is not a valid token on the primary %s (%s)." if invalid else
-                   "The batch DR operation token could not be looked up on the primary %s: %s. vault_token needs "
-                   "update on auth/token/lookup and sys/capabilities.") % (
+                   "The batch DR operation token could not be looked up on the primary %s: %s." + (
+                       "" if _redirected(status) else
+                       " vault_token needs update on auth/token/lookup and sys/capabilities.")) % (
                       primary, _describe_answer("auth/token/lookup", status, error)))
         return out
     data = _data(body)

@@ -18,6 +18,9 @@ from pathlib import Path
 
 from dr_checks import assert_no_secret, lab_secrets, mint_batch_op_token, wait_topology, write_sentinels, writes
 from lab_api import OP_ATTEMPT, Api, lab_vars, wait_for
+from owned_listener import Listener
+
+ROOT_ATTEMPT = "sys/generate-root/attempt"  # the primary's generation attempt (roles/readiness/vars/main.yml)
 
 
 def cut_off(lab, name, older_than=0):
@@ -162,6 +165,24 @@ def test_readiness_ready_then_each_fault_named(lab, playbook, tmp_path, monkeypa
     finally:
         assert Api(lab.cluster("c"))("DELETE", OP_ATTEMPT).status_code in (200, 204)
     assert reasons_of(report) == {("generation_attempt_open", "c")}, report["reasons"]
+
+    # The primary's vault_addr redirects every token read (the generation attempt, the token lookup, its
+    # capabilities) and sys/leader to a listener the test owns, as a standby or a hostile proxy might: no uri task
+    # follows a redirect, so the listener receives nothing - no vault_token, no batch token - and the report names
+    # the redirect and its Location. (At HEAD before issue 20 the attempt and sys/leader GETs followed it.)
+    with Listener() as listener:
+        for path in (ROOT_ATTEMPT, "auth/token/lookup", "sys/capabilities", "sys/leader"):
+            lab.redirect("a", listener.url, path=path, count=-1)
+        try:
+            report = readiness("redirected to a listener", False)
+        finally:
+            lab.clear_faults("a")
+    assert listener.requests == [], [(r["method"], r["path"]) for r in listener.requests]
+    assert reasons_of(report) == {("token_unchecked", "a")}, report["reasons"]
+    assert "auth/token/lookup answered HTTP 307 (a redirect to %s/v1/auth/token/lookup, not followed" % listener.url \
+        in report["reasons"][0], report["reasons"]
+    assert any("HTTP 307 (a redirect to %s/v1/%s" % (listener.url, ROOT_ATTEMPT) in n for n in report["notes"]), \
+        report["notes"]
 
     # Everything undone; without a token the token check is a note, not a verdict. In check mode it reads and reports
     # all the same.

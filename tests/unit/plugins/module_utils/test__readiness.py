@@ -269,3 +269,21 @@ def test_filter_wraps_bad_input():
         dr_readiness(S, min_token_ttl="soon", now=NOW)
     assert dr_readiness(S, token={}, max_wal_lag="100", now=str(NOW))["ready"]
     assert dr_readiness(S, token="None", now=NOW)["token"] == {"checked": False}  # ansible-core 2.16 renders none so
+
+
+def redirect(location="https://elsewhere.example:8200/v1/auth/token/lookup"):
+    return {"status": 307, "json": None, "location": location,
+            "msg": "Status code was 307 and not [200]: HTTP Error 307: Temporary Redirect"}
+
+
+def test_a_redirect_is_named_with_its_location_not_followed():
+    """The uri reads follow no redirect (issue 20): a 3xx is judged as an answer that names where it pointed."""
+    result = run(with_(S, "c", attempt=dict(redirect("http://10.0.0.9:8200/v1/x"), path=OP_TOKEN_ATTEMPT)),
+                 token=token(lookup=redirect()))
+    (reason,) = result["reasons"]
+    assert codes(result) == ["token_unchecked"]
+    assert "auth/token/lookup answered HTTP 307 (a redirect to https://elsewhere.example:8200/v1/auth/token/lookup, " \
+           "not followed: a request with a token goes to vault_addr only; point vault_addr at the active node" in reason
+    assert "vault_token needs update" not in reason  # not a permission problem
+    (note,) = [f["message"] for f in result["findings"] if f["code"] == "attempt_unknown"]
+    assert "HTTP 307 (a redirect to http://10.0.0.9:8200/v1/x, not followed" in note
