@@ -101,6 +101,7 @@ EXAMPLES = r"""
     pgp_key: "{{ lookup('ansible.builtin.file', 'coordinator.asc') }}"
     key_shares: ["{{ my_share }}"]
   register: first
+  no_log: true  # the result holds the encoded token if this share completes the attempt
 
 - name: Later key holders add their share to that attempt
   vaultops.dr.dr_operation_token:
@@ -110,6 +111,7 @@ EXAMPLES = r"""
     gnupg_home: /home/coordinator/.gnupg   # on the last run: decrypt here
     pgp_passphrase: "{{ coordinator_passphrase }}"
   register: last
+  no_log: true  # the result holds the decrypted token
 
 - name: Abandon the running attempt
   vaultops.dr.dr_operation_token:

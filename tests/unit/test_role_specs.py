@@ -2,7 +2,8 @@
 
 For each role under roles/: every default is a documented option of the `main` entry point with the same
 default value; every option that has a default in the spec has it in defaults/main.yml; every option has a
-description and a type; options carry the role's prefix (ansible-lint's var-naming[no-role-prefix]).
+description and a type; options carry the role's prefix (ansible-lint's var-naming[no-role-prefix]); every
+option holding a token or key share is no_log.
 """
 
 from __future__ import annotations
@@ -71,3 +72,40 @@ def test_options_carry_the_role_prefix(role):
     _defaults, options = role_files(role)
     bad = sorted(n for n in options if not n.startswith(role.name + "_"))
     assert not bad, "%s: options without the %s_ prefix: %s" % (role.name, role.name, bad)
+
+
+# Options whose names look like secrets but are not (issue 20, item 9); every other option whose name says token,
+# share, secret, password, passphrase or OTP must be no_log. Paths (*_file, *_dir, *_path) hold no secret either.
+NOT_SECRETS = {
+    "batch_token_ttl": "a duration",
+    "batch_token_min_ttl": "a duration",
+    "batch_token_role": "the token role's name",
+    "batch_token_policy": "the policy's name",
+    "batch_token_primary": "an inventory name",
+    "readiness_min_token_ttl": "a duration",
+}
+SECRET_WORDS = ("token", "share", "secret", "password", "passphrase", "otp")
+
+
+def looks_secret(name):
+    leaf = name.rsplit(".", 1)[-1]
+    words = leaf.split("_")
+    return (any(w.startswith(s) for w in words for s in SECRET_WORDS) and name not in NOT_SECRETS
+            and not leaf.endswith(("_file", "_dir", "_path")))
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_secret_options_are_no_log(role):
+    _defaults, options = role_files(role)
+    bad = sorted(n for n, spec in _options(options, "") if looks_secret(n) and spec.get("no_log") is not True)
+    assert not bad, "%s: options holding a token or key share without no_log: true: %s" % (role.name, bad)
+
+
+def test_not_secrets_are_options_and_the_rule_sees_the_secrets():
+    every = {n for role in ROLES for n, _s in _options(role_files(role)[1], "")}
+    assert set(NOT_SECRETS) <= every, "stale NOT_SECRETS entries: %s" % sorted(set(NOT_SECRETS) - every)
+    secrets = sorted(n for n in every if looks_secret(n))
+    for name in ("batch_token_current", "failover_dr_operation_token", "failover_dr_operation_tokens",
+                 "failover_key_shares", "failback_key_shares", "readiness_dr_operation_token"):
+        assert name in secrets, secrets
+    assert not looks_secret("batch_token_output_file") and not looks_secret("batch_token_ttl")
