@@ -39,7 +39,8 @@ _TLS_HINTS = (
      "(file or directory) that signed it, or validate_certs=false for a lab only."),
     (("wrong_version_number", "wrong version number", "record layer failure", "packet length too long",
       "unknown protocol", "http_request"),
-     "The url says https:// but the server does not speak TLS there: use http:// (or the server's TLS port)."),
+     "The url says https:// but the server does not speak TLS there: point url at the server's TLS listener "
+     "(its https:// port; a Vault token must not cross the network in plaintext)."),
 )
 
 

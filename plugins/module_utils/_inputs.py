@@ -34,7 +34,7 @@ INT_RANGES = {
 DURATIONS = {"ttl": (1, 10 * 365 * 86400), "min_ttl": (0, 10 * 365 * 86400)}
 # Options that hold an address: a token or key there is a secret in the wrong field.
 ADDRESS_OPTIONS = ("url", "primary_api_addr", "primary_cluster_addr", "catch_up_with", "demote_primary")
-ADDRESS_LISTS = ("update_primary_addrs",)
+ADDRESS_LISTS = ("update_primary_addrs", "nodes")
 ID_OPTIONS = ("id",)
 ID_LISTS = ("expect_secondaries",)
 PUBLIC_KEY_OPTIONS = ("secondary_public_key", "pgp_key")

@@ -33,6 +33,7 @@ CONNECTION_ARGSPEC = dict(
     timeout=dict(type="int", default=30),
     retries=dict(type="int", default=3),
     namespace=dict(type="str", fallback=(env_fallback, ["VAULT_NAMESPACE"])),
+    nodes=dict(type="list", elements="str", default=[]),
 )
 
 AUTH_ARGSPEC = dict(
@@ -88,14 +89,27 @@ class VaultModule(AnsibleModule):
             )
             self._client = self.authenticator.bind(VaultClient(
                 p["url"], ca_cert=p["ca_cert"], validate_certs=p["validate_certs"],
-                timeout=p["timeout"], retries=p["retries"], namespace=p["namespace"],
+                timeout=p["timeout"], retries=p["retries"], namespace=p["namespace"], nodes=p["nodes"],
             ))
+            self._warn_transport(p["url"])
         return self._client
+
+    def _warn_transport(self, url):
+        """Plaintext and unchecked TLS work, but never silently. The text depends only on the address, so
+        Ansible (which shows each distinct warning once per run) says it once per cluster."""
+        if url.lower().startswith("http://"):
+            self.warn("%s is plain http://: the Vault token and every secret sent to it cross the network "
+                      "unencrypted. Use the cluster's https:// address." % url)
+        if not self.params["validate_certs"] and url.lower().startswith("https://"):
+            self.warn("validate_certs=false for %s: its TLS certificate is not checked, so anyone in the network "
+                      "path can pose as the cluster and receive the Vault token. Set ca_cert to the CA that signed "
+                      "it instead." % url)
 
     def unauthenticated_client(self, url):
         """A client for another cluster's unauthenticated endpoints (status, seal-status), with this
         module's TLS, timeout and retry options."""
         p = self.params
+        self._warn_transport(url)
         return VaultClient(url, ca_cert=p["ca_cert"], validate_certs=p["validate_certs"],
                            timeout=p["timeout"], retries=p["retries"], namespace=p["namespace"])
 

@@ -29,8 +29,32 @@ class VaultErrorText(NamedTuple):
 
 
 GENERATION = "generation"
+# Refusals that prove Vault did not act on the request: a write answered with one of these may be sent again
+# (the client's retry rule); a 502/503/504/412/429 without one of them is a lost answer.
+NOT_ACTED = "not_acted"
+HTTP_SAFETY = "vault-api-facts.md, HTTP safety facts (Vault's own error bodies prove it did not act)"
 
 VAULT_ERROR_TEXTS: Tuple[VaultErrorText, ...] = (
+    VaultErrorText(
+        NOT_ACTED, "sealed", "vault is sealed", "vault-api-facts.md (503 on a sealed server); " + MEASURED_OPENBAO,
+        "Unseal the cluster, then run again"),
+    VaultErrorText(
+        NOT_ACTED, "standby", "vault is in standby mode", HTTP_SAFETY + "; Vault's consts.ErrStandby",
+        "The node is a standby that does not forward: point url at the load balancer or the active node"),
+    VaultErrorText(
+        NOT_ACTED, "no_active_node", "local node not active but active cluster node not found",
+        "architecture.md, Multi-node clusters (a leader election in progress)",
+        "The cluster has no active node at the moment (a leader election): wait and run again"),
+    VaultErrorText(
+        NOT_ACTED, "index_not_present", "required index state not present",
+        "vault-api-facts.md (412 right after a promotion; hashicorp/vault#24400)",
+        "The node has not caught up with the index of an earlier answer: it is retried"),
+    VaultErrorText(
+        NOT_ACTED, "rate_limited", "rate limit quota exceeded", HTTP_SAFETY + "; Vault's quotas (429)",
+        "A rate limit quota refused the request: it is retried; raise the quota or retries"),
+    VaultErrorText(
+        NOT_ACTED, "catching_up", "still catching up", HTTP_SAFETY + " (503 while a promotion catches up)",
+        "The cluster is still catching up: it is retried; wait and run again"),
     VaultErrorText(
         GENERATION, "otp_wrong_length", "otp string is wrong length", MEASURED_OPENBAO,
         "The OTP does not have the length this server wants: leave otp out and the module makes one of the "

@@ -32,7 +32,7 @@ import uuid
 # Connection, auth and wait options of the vaultops.dr.dr action group: module_defaults hands them to every
 # member of the group; this plugin talks to no cluster, waits for nothing and ignores them.
 CONNECTION_OPTIONS = frozenset((
-    "url", "ca_cert", "cacert", "validate_certs", "timeout", "retries", "namespace",
+    "url", "ca_cert", "cacert", "validate_certs", "timeout", "retries", "namespace", "nodes",
     "auth_method", "token", "role_id", "secret_id", "username", "password", "mount_point",
     "wait", "wait_timeout",
 ))

@@ -213,7 +213,7 @@ CASES = {
             "body": requests.exceptions.ConnectionError(
                 "('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))")}))),
     "https against plain": Case(
-        "server", dr_status, "`https://` against a plain-HTTP listener", {"retries": 0}, "use http://",
+        "server", dr_status, "`https://` against a plain-HTTP listener", {"retries": 0}, "TLS listener",
         "`http://`, or the server's TLS port",
         answers=_answers(("GET", STATUS, {"body": requests.exceptions.SSLError(
             "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)")}))),

@@ -39,8 +39,9 @@ WARN_DISABLE = (
 # default texts of injected faults, by status
 FAULT_MESSAGES = {
     412: "required index state not present",
-    503: "Vault is temporarily unavailable (drlab fault)",
-    429: "too many requests (drlab fault)",
+    # Vault's own refusals (a client may send the request again): a standby that finds no active node, a quota
+    503: "local node not active but active cluster node not found (drlab fault)",
+    429: "rate limit quota exceeded (drlab fault)",
 }
 
 

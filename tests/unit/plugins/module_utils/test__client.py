@@ -10,11 +10,13 @@ import requests
 import responses
 from urllib3.exceptions import NewConnectionError
 
+from ansible_collections.vaultops.dr.plugins.module_utils import _client as client_module
 from ansible_collections.vaultops.dr.plugins.module_utils._client import (
     VaultAnswerLost,
     VaultClient,
     VaultConnectionError,
     VaultError,
+    VaultRedirectRefused,
     VaultResponse,
 )
 from conftest import fixture
@@ -178,10 +180,20 @@ def test_per_request_budget_of_zero_sends_once_and_leaves_the_client_default(vau
     assert len(vault.calls) == 1 + 3 and c.retries == 2
 
 
-@pytest.mark.parametrize("status", [412, 429, 503])
-def test_transient_status_then_success_for_reads_and_writes(vault, status, sleeps):
+# Vault's refusals that prove it did not act (the _vault_errors NOT_ACTED texts), with the status Vault sends
+VAULT_REFUSALS = [
+    (412, "required index state not present"),
+    (429, 'request path "sys/d": rate limit quota exceeded'),
+    (503, "Vault is sealed"),
+    (503, "local node not active but active cluster node not found"),
+    (503, "Vault is in standby mode"),
+]
+
+
+@pytest.mark.parametrize("status,text", VAULT_REFUSALS)
+def test_transient_status_then_success_for_reads_and_writes(vault, status, text, sleeps):
     for method in (responses.GET, responses.POST):
-        vault.add(method, vault.base + "sys/d", status=status, json={"errors": ["busy"]})
+        vault.add(method, vault.base + "sys/d", status=status, json={"errors": [text]})
         vault.add(method, vault.base + "sys/d", json={"data": {"ok": True}})
     c = make()
     assert c.read("sys/d").data == {"ok": True}
@@ -249,3 +261,137 @@ def test_ca_cert_wins_over_requests_ca_bundle_env(vault, monkeypatch):
     VaultClient(URL, ca_cert="/tmp/lab-ca.pem").read("sys/v")
     VaultClient(URL, validate_certs=False).read("sys/v")
     assert [c.request.req_kwargs["verify"] for c in vault.calls] == ["/tmp/lab-ca.pem", False]
+
+
+# -- redirects: followed only to url or nodes, never to plaintext (issue 20) -----------------------------
+NODE_B = "https://vault-b.test:8200"
+
+
+def test_redirect_elsewhere_is_not_followed_and_nothing_is_sent_there(vault):
+    vault.add(responses.POST, vault.base + "sys/replication/dr/secondary/promote", status=307,
+              headers={"Location": "https://attacker.test:9999/v1/sys/replication/dr/secondary/promote?x=" + SECRET})
+    with pytest.raises(VaultRedirectRefused) as err:
+        make().write("sys/replication/dr/secondary/promote", data={"dr_operation_token": SECRET})
+    assert len(vault.calls) == 1  # never sent to attacker.test (responses would refuse an unregistered URL)
+    msg = str(err.value)
+    assert "https://attacker.test:9999/v1/sys/replication/dr/secondary/promote" in msg and SECRET not in msg
+    assert "nodes" in msg and err.value.status == 307
+
+
+def test_redirect_from_https_to_http_is_refused_even_to_a_listed_node(vault):
+    vault.add(responses.GET, vault.base + "sys/replication/dr/status", status=307,
+              headers={"Location": "http://vault-b.test:8200/v1/sys/replication/dr/status"})
+    with pytest.raises(VaultRedirectRefused) as err:
+        make(nodes=["http://vault-b.test:8200", NODE_B]).read("sys/replication/dr/status")
+    assert len(vault.calls) == 1 and "plaintext" in str(err.value)
+
+
+def test_307_to_a_listed_node_keeps_the_method_body_and_token(vault):
+    vault.add(responses.POST, vault.base + "sys/replication/dr/secondary/promote", status=307,
+              headers={"Location": NODE_B + "/v1/sys/replication/dr/secondary/promote"})
+    vault.add(responses.POST, NODE_B + "/v1/sys/replication/dr/secondary/promote", json={"data": {}})
+    make(nodes=[NODE_B + "/"]).write("sys/replication/dr/secondary/promote", data={"dr_operation_token": SECRET})
+    follow = vault.calls[1].request
+    assert follow.method == "POST" and json.loads(follow.body) == {"dr_operation_token": SECRET}
+    assert follow.headers["X-Vault-Token"] == TOKEN
+
+
+def test_default_ports_compare_equal_and_a_relative_location_stays_on_url(vault):
+    vault.add(responses.GET, vault.base + "sys/leader", status=307, headers={"Location": "/v1/sys/leader2"})
+    vault.add(responses.GET, vault.base + "sys/leader2", status=302,
+              headers={"Location": "https://vault-c.test/v1/sys/leader"})
+    vault.add(responses.GET, "https://vault-c.test/v1/sys/leader", json={"data": {"is_self": True}})
+    assert make(nodes=["https://vault-c.test:443"]).read("sys/leader").data == {"is_self": True}
+
+
+def test_a_303_would_turn_a_write_into_a_get_and_is_refused(vault):
+    vault.add(responses.POST, vault.base + "sys/x", status=303, headers={"Location": vault.base + "sys/y"})
+    with pytest.raises(VaultRedirectRefused) as err:
+        make().write("sys/x", data={})
+    assert len(vault.calls) == 1 and "GET" in str(err.value)
+
+
+def test_a_redirect_loop_ends(vault):
+    vault.add(responses.GET, vault.base + "sys/loop", status=307, headers={"Location": vault.base + "sys/loop"})
+    with pytest.raises(VaultError) as err:
+        make(retries=0).read("sys/loop")
+    assert len(vault.calls) == 4 and "redirects" in str(err.value)
+
+
+# -- a write refused only when Vault says so; anything else is a lost answer (issue 20) ---------------
+LB_PAGE = "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>"
+
+
+@pytest.mark.parametrize("status,kw", [
+    (503, {"body": LB_PAGE, "content_type": "text/html"}),
+    (502, {"body": ""}),
+    (504, {"body": "upstream timed out"}),
+    (503, {"json": {"errors": ["busy"]}}),  # an errors body, but nothing in it proves Vault did not act
+    (429, {"json": {"message": "slow down"}}),
+])
+def test_a_write_answered_by_something_else_is_a_lost_answer_never_replayed(vault, status, kw):
+    vault.add(responses.POST, vault.base + "sys/auth/token/create/dr-batch", status=status, **kw)
+    with pytest.raises(VaultAnswerLost) as err:
+        make(retries=3).write("sys/auth/token/create/dr-batch", data={"ttl": "168h"})
+    assert len(vault.calls) == 1 and err.value.status == status
+    assert "may answer so after Vault acted" in str(err.value)
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_read_answered_502_or_504_is_retried(vault, status):
+    vault.add(responses.GET, vault.base + "sys/replication/dr/status", status=status, body="bad gateway")
+    vault.add(responses.GET, vault.base + "sys/replication/dr/status", json={"data": {"mode": "primary"}})
+    assert make().read("sys/replication/dr/status").data == {"mode": "primary"}
+
+
+# -- TLS: only a handshake failure means nothing was sent (issue 20) -------------------------------
+def test_a_tls_eof_after_sending_a_write_is_a_lost_answer(vault):
+    eof = requests.exceptions.SSLError("[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol")
+    vault.add(responses.POST, vault.base + "sys/replication/dr/primary/demote", body=eof)
+    with pytest.raises(VaultAnswerLost):
+        make(retries=3).write("sys/replication/dr/primary/demote", data={})
+    assert len(vault.calls) == 1
+
+
+def test_a_tls_eof_on_a_read_is_retried(vault):
+    eof = requests.exceptions.SSLError("EOF occurred in violation of protocol (_ssl.c:2427)")
+    vault.add(responses.GET, vault.base + "sys/k", body=eof)
+    vault.add(responses.GET, vault.base + "sys/k", json={"data": {}})
+    make().read("sys/k")
+    assert len(vault.calls) == 2
+
+
+def test_a_handshake_failure_on_a_write_means_never_sent(vault):
+    bad = requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get "
+                                       "local issuer certificate (_ssl.c:1006)")
+    vault.add(responses.POST, vault.base + "sys/l", body=bad)
+    with pytest.raises(VaultConnectionError) as err:
+        make(retries=3).write("sys/l", data={})
+    assert len(vault.calls) == 1 and not isinstance(err.value, VaultAnswerLost)
+
+
+# -- bounded answers (issue 20) ---------------------------------------------------------------------
+def test_an_answer_over_the_size_cap_is_not_read_whole(vault, monkeypatch):
+    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 100 * 1024)
+    vault.add(responses.GET, vault.base + "sys/big", body=b"x" * (300 * 1024))
+    with pytest.raises(VaultError) as err:
+        make().read("sys/big")
+    assert "larger than 102400 bytes" in str(err.value) and len(vault.calls) == 1
+
+
+def test_each_attempt_has_a_total_deadline(vault, monkeypatch):
+    clock = iter(range(0, 1000, 2))  # every look at the clock: 2 s later (a server that trickles its answer)
+    monkeypatch.setattr(client_module.time, "monotonic", lambda: float(next(clock)))
+    vault.add(responses.GET, vault.base + "sys/slow", body=b"x" * (400 * 1024))
+    with pytest.raises(VaultConnectionError) as err:
+        make(retries=0, timeout=5).read("sys/slow")
+    assert "longer than timeout=5s" in str(err.value)
+
+
+def test_a_long_list_of_vault_errors_is_cut_in_the_message(vault):
+    vault.add(responses.GET, vault.base + "sys/many", status=400, json={"errors": ["e%d" % i for i in range(40)] + ["x" * 5000]})
+    with pytest.raises(VaultError) as err:
+        make().read("sys/many")
+    msg = str(err.value)
+    assert "e0; e1; e2; e3; e4 (and 36 more)" in msg and len(msg) < 400
+    assert len(err.value.errors) == 41  # the whole list stays on the exception (returned as vault_errors)

@@ -120,7 +120,7 @@ def test_http_against_tls():
 @pytest.mark.parametrize("reason,needle", [
     ("SSLError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
      "set ca_cert to the CA"),
-    ("SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)", "use http://"),
+    ("SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)", "TLS listener"),
     ("SSLError: hostname mismatch, certificate is not valid for 'x'", "does not name the host"),
     # what Python 3.11 with OpenSSL 3 says (measured against a local TLS server with another name's certificate)
     ("SSLError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address mismatch, certificate is not "

@@ -335,7 +335,7 @@ def test_post_refused_with_412_is_sent_again(vault, client):
 
 def test_post_refused_with_503_is_sent_again(vault, client):
     path = vault.base + "sys/replication/dr/secondary/promote"
-    vault.add(responses.POST, path, status=503, json={"errors": ["promotion in progress"]})
+    vault.add(responses.POST, path, status=503, json={"errors": ["local node not active but active cluster node not found"]})
     vault.add(responses.POST, path, status=204)
     assert dr.promote_secondary(client, OP_TOKEN, force=True).status == 204
     assert body_of(vault.calls[-1]) == {"dr_operation_token": OP_TOKEN, "force": True}
@@ -435,6 +435,15 @@ def test_lost_answer_confirmed_by_status(vault, client):
     resp = dr.promote_secondary(client, OP_TOKEN)
     assert isinstance(resp, dr.ConfirmedByStatus) and "was not sent again" in resp.note
     assert len(posts(vault)) == 1
+
+
+def test_a_load_balancers_503_after_the_promotion_is_settled_by_status_not_replayed(vault, client):
+    # issue 20: before, the client sent the promotion again on any 503
+    vault.add(responses.POST, vault.base + "sys/replication/dr/secondary/promote", status=503,
+              body="<html><body><h1>503 Service Unavailable</h1></body></html>", content_type="text/html")
+    status(vault, "status_primary_fresh")
+    resp = dr.promote_secondary(client, OP_TOKEN)
+    assert isinstance(resp, dr.ConfirmedByStatus) and len(posts(vault)) == 1
 
 
 def test_lost_answer_not_shown_in_status_fails_without_replay(vault, client):

@@ -230,10 +230,20 @@ def test_promote_sends_vault_token_when_given(vault):
 
 def test_promote_post_refused_with_503_then_accepted(vault):
     status(vault, "status_secondary", "status_primary_fresh")
-    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=503, json={"errors": ["catching up"]})
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=503, json={"errors": ["still catching up"]})
     vault.add(responses.POST, vault.base + SECONDARY + "promote", status=204)
     assert run(PROMOTE, with_token=False)["changed"] is True
     assert len(writes(vault)) == 2
+
+
+def test_promote_answered_by_a_load_balancers_503_is_settled_by_status_never_sent_twice(vault):
+    # issue 20: a 503 without a refusal of Vault's may come after Vault promoted
+    status(vault, "status_secondary", "status_primary_fresh")
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=503, body="<html>503 Service Unavailable</html>",
+              content_type="text/html")
+    vault.add(responses.POST, vault.base + SECONDARY + "promote", status=204)
+    assert run(PROMOTE, with_token=False)["changed"] is True
+    assert len(writes(vault)) == 1
 
 
 # -- wait_for_writes: the promotion's RTO ends inside the module ---------------------------------------

@@ -155,3 +155,29 @@ def test_version_is_read_from_seal_status(vault):
     status(vault, "status_primary")
     vault.add("GET", vault.base + "sys/seal-status", json={"sealed": False, "version": "1.15.2+ent"})
     assert run()["version"] == "1.15.2+ent"
+
+
+# -- plaintext and unchecked TLS never pass silently (issue 20) ------------------------------------------
+def test_plain_http_and_unchecked_tls_are_warned_about(vault, module_warnings):
+    vault.add(responses.GET, "http://vault.test:8200/v1/" + STATUS, json=fixture("status_primary"))
+    run({"url": "http://vault.test:8200"})
+    assert [w for w in module_warnings() if "plain http://" in w and "https://" in w]
+    status(vault, "status_primary")
+    run({"validate_certs": False})
+    assert [w for w in module_warnings() if "validate_certs=false for " + URL in w]
+    assert not [w for w in module_warnings() if BASE_ARGS["token"] in w]
+
+
+def test_checked_https_gives_no_transport_warning(vault, module_warnings):
+    status(vault, "status_primary")
+    run()
+    assert not [w for w in module_warnings() if "http://" in w or "validate_certs" in w]
+
+
+def test_a_redirect_outside_nodes_fails_naming_the_location_and_sends_nothing_there(vault):
+    vault.add(responses.GET, vault.base + STATUS, status=307, headers={"Location": "https://elsewhere.test:1/v1/" + STATUS})
+    result = run({"retries": 0})
+    assert result["failed"] is True and result["http_status"] == 307
+    text = json.dumps(result)
+    assert "https://elsewhere.test:1/v1/" + STATUS in text and "nodes" in text
+    assert len(vault.calls) == 1
