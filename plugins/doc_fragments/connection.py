@@ -23,8 +23,8 @@ options:
     aliases: [cacert]
   validate_certs:
     description:
-      - Whether to check the cluster's TLS certificate. Set V(false) only in a lab: the module warns
-        when it is V(false), and when O(url) is plain C(http://).
+      - Whether to check the cluster's TLS certificate. Set V(false) only in a lab.
+      - The module warns when it is V(false), and when O(url) is plain C(http://).
     type: bool
     default: true
   timeout:
@@ -41,9 +41,9 @@ options:
       - A state-changing request is retried only when the connection was never made (refused, or a TLS
         handshake that failed), or when Vault's own error body proves it did not act (sealed, standby, no
         active node, C(required index state not present), a rate limit quota, still catching up).
-      - Anything else is a lost answer and is never sent again: a timeout or reset after sending, a TLS error
-        after the handshake, and a 412, 429, 502, 503 or 504 without such a body (a load balancer may answer
-        so after Vault acted). The module reads the DR status to learn whether it took effect.
+      - Anything else is a lost answer and is never sent again. That is a timeout or reset after sending, a TLS
+        error after the handshake, and a 412, 429, 502, 503 or 504 without such a body (a load balancer may
+        answer so after Vault acted). The module reads the DR status to learn whether it took effect.
     type: int
     default: 3
   namespace:
