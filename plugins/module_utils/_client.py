@@ -108,9 +108,9 @@ class VaultAnswerLost(VaultError):
         if self.status is None:
             return super().describe()
         said = shown_errors(self.errors) if self.errors else (self.reason or "no error text")
+        fields = (self.method, self.path, self.url, self.status, said)
         return ("%s %s on %s answered HTTP %s (%s), which is not a refusal of Vault's that proves it did not act: a "
-                "load balancer or proxy may answer so after Vault acted" % (self.method, self.path, self.url,
-                                                                           self.status, said))
+                "load balancer or proxy may answer so after Vault acted" % fields)
 
 
 class VaultRedirectRefused(VaultError):
@@ -123,9 +123,9 @@ class VaultRedirectRefused(VaultError):
         super().__init__(method, path, status=status, url=url)
 
     def describe(self) -> str:
+        fields = (self.method, self.path, self.url, self.status, self.location, self.why)
         return ("%s %s on %s answered HTTP %s with Location %s, not followed: %s. The token and the request body "
-                "were sent to no other address" % (self.method, self.path, self.url, self.status, self.location,
-                                                     self.why))
+                "were sent to no other address" % fields)
 
 
 # OpenSSL's words for failures of the handshake, before any byte of the request is sent. Any other TLS
