@@ -27,10 +27,9 @@ except ImportError as exc:  # pragma: no cover - reported by the module base cla
 
 # Answers a read may be sent again after: 412 right after a promotion (index not yet present), 429 rate
 # limited, 503 sealed, standby or catching up, and 502/504 from a load balancer in front of the cluster.
-TRANSIENT_STATUSES = frozenset((412, 429, 502, 503, 504))
 # A write answered with one of these was refused only when Vault's own error body says so (a load balancer
 # answers them too, possibly after Vault acted): otherwise its answer is lost, and it is never sent again.
-WRITE_REFUSAL_STATUSES = TRANSIENT_STATUSES
+TRANSIENT_STATUSES = frozenset((412, 429, 502, 503, 504))
 READ_METHODS = frozenset(("GET", "LIST", "HEAD"))
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 MAX_REDIRECTS = 3

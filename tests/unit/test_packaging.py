@@ -51,13 +51,18 @@ def test_action_group_lists_every_module():
     assert sorted(runtime["action_groups"]["dr"]) == modules
 
 
-def _lower_bounds():
+def _hacking_script(name):
+    """hacking/NAME.py as a module (the directory is not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("lower_bounds", ROOT / "hacking" / "lower_bounds.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "hacking" / ("%s.py" % name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _lower_bounds():
+    return _hacking_script("lower_bounds")
 
 
 def test_every_runtime_requirement_has_a_lower_and_an_upper_bound():
@@ -100,12 +105,7 @@ def test_awx_collection_is_declared_and_pinned_where_the_awx_playbooks_need_it()
 
 
 def _ee_check():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("check_ee_context", ROOT / "hacking" / "check_ee_context.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _hacking_script("check_ee_context")
 
 
 def test_ee_base_image_is_pinned_by_digest_or_documented_as_not():
